@@ -187,7 +187,14 @@ def rebuild_tables(data_dir: Path, database: str, resource_types: list[str]) -> 
     data_dir.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(catalog_path(data_dir))) as con:
         con.execute(f'create schema if not exists "{database}"')
-        for resource_type in resource_types:
+        existing = {
+            name for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ?", [database]
+            ).fetchall()
+        }
+        # A HealthLake datastore exposes a table for every resource type, even an empty one.
+        missing = [t for t in layout.BASE_SCHEMAS if layout.table_name(t) not in existing]
+        for resource_type in sorted(set(resource_types) | set(missing)):
             rows = [layout.normalize(r) for r in stored_resources(data_dir, database, resource_type).values()]
             write_table(con, database, resource_type, rows)
 
