@@ -25,7 +25,7 @@
 {% macro redshift__fhir_timestamp(text_expr) -%}
     case
         when regexp_instr({{ text_expr }}, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}') = 1
-            then convert_timezone('UTC', cast({{ text_expr }} as timestamptz))::timestamp
+            then cast(convert_timezone('UTC', cast({{ text_expr }} as timestamptz)) as timestamp)
     end
 {%- endmacro %}
 

@@ -31,7 +31,7 @@ reaction_codings as (
         manifestation_index,
         manifestation.text as manifestation_text,
         coding_index,
-        manifestation_coding.system as manifestation_system,
+        manifestation_coding.{{ adapter.quote('system') }} as manifestation_system,
         manifestation_coding.code as manifestation_code,
         manifestation_coding.display as manifestation_display
     from allergies
@@ -55,7 +55,7 @@ select
     allergies.type as allergy_type,
     allergy_categories.categories,
     allergies.criticality,
-    {{ fhir_first('allergies.code.coding') }}.system as allergen_system,
+    {{ fhir_first('allergies.code.coding') }}.{{ adapter.quote('system') }} as allergen_system,
     {{ fhir_first('allergies.code.coding') }}.code as allergen_code,
     coalesce(
         allergies.code.text, {{ fhir_first('allergies.code.coding') }}.display

@@ -12,7 +12,7 @@ select
     {{ fhir_first('conditions.clinicalstatus.coding') }}.code as clinical_status,
     {{ fhir_first('conditions.verificationstatus.coding') }}.code as verification_status,
     {{ fhir_first(fhir_first('conditions.category') ~ '.coding') }}.code as category_code,
-    {{ fhir_first('conditions.code.coding') }}.system as condition_system,
+    {{ fhir_first('conditions.code.coding') }}.{{ adapter.quote('system') }} as condition_system,
     {{ fhir_first('conditions.code.coding') }}.code as condition_code,
     coalesce(
         conditions.code.text, {{ fhir_first('conditions.code.coding') }}.display

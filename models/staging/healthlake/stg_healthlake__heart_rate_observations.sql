@@ -12,7 +12,7 @@ heart_rate_observation_ids as (
     from observations
     {{ left_join_unnest('observations.code.coding', 'observation_coding') }}
     where
-        observation_coding.system = 'http://loinc.org'
+        observation_coding.{{ adapter.quote('system') }} = 'http://loinc.org'
         and observation_coding.code = '8867-4'
 
 )

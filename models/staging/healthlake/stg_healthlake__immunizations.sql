@@ -10,7 +10,7 @@ select
     {{ fhir_reference_id('immunizations.patient.reference') }} as patient_id,
     {{ fhir_reference_id('immunizations.encounter.reference', 'Encounter') }} as encounter_id,
     immunizations.status,
-    {{ fhir_first('immunizations.vaccinecode.coding') }}.system as vaccine_system,
+    {{ fhir_first('immunizations.vaccinecode.coding') }}.{{ adapter.quote('system') }} as vaccine_system,
     {{ fhir_first('immunizations.vaccinecode.coding') }}.code as vaccine_code,
     coalesce(
         immunizations.vaccinecode.text, {{ fhir_first('immunizations.vaccinecode.coding') }}.display

@@ -56,7 +56,7 @@ medical_record_numbers as (
     {{ left_join_unnest('patient_identifier.type.coding', 'identifier_type') }}
     where
         identifier_type.code = 'MR'
-        and identifier_type.system = 'http://terminology.hl7.org/CodeSystem/v2-0203'
+        and identifier_type.{{ adapter.quote('system') }} = 'http://terminology.hl7.org/CodeSystem/v2-0203'
     group by patients.id
 
 ),
@@ -77,7 +77,7 @@ phones_ranked as (
         ) as phone_preference
     from patients
     {{ left_join_unnest('patients.telecom', 'contact_point', 'telecom_index') }}
-    where contact_point.system = 'phone'
+    where contact_point.{{ adapter.quote('system') }} = 'phone'
 
 ),
 
