@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from simulators.settings import Settings, load_settings
+from simulators.settings import Settings, dbt_executable, load_settings
 
 console = Console(stderr=True)
 
@@ -57,7 +57,7 @@ def cmd_healthlake_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_dbt(settings: Settings, dbt_args: list[str]) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    command = ["dbt", *dbt_args, "--project-dir", str(settings.project_dir)]
+    command = [dbt_executable(), *dbt_args, "--project-dir", str(settings.project_dir)]
     return subprocess.run(command, env=settings.dbt_env(), cwd=settings.project_dir).returncode
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from simulators.settings import dbt_executable
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DIR = PROJECT_DIR.parent / "shared"
 SYNTHEA_DIR = SHARED_DIR / "fhir-samples" / "synthea-10"
@@ -31,7 +33,7 @@ def dbt_env(data_dir: Path) -> dict[str, str]:
 def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """dbt against a private data dir, with private target/log paths so runs never share state."""
     command = [
-        "dbt", *args, "--project-dir", str(PROJECT_DIR),
+        dbt_executable(), *args, "--project-dir", str(PROJECT_DIR),
         "--target-path", str(data_dir / "dbt-target"), "--log-path", str(data_dir / "dbt-logs"),
     ]
     return subprocess.run(command, env=dbt_env(data_dir), capture_output=True, text=True, timeout=600)
