@@ -4,12 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+AIRFLOW_STAMP := $(VENV)/.airflow-stamp
 
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test lint redshift-check clean
+.PHONY: setup setup-airflow demo test lint redshift-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,16 +20,23 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The optional Airflow extra (the DAG test needs it; ~20 s on top of setup).
+$(AIRFLOW_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,airflow]'
+	touch $@
+
+setup-airflow: $(AIRFLOW_STAMP)
+
 demo: setup
 	$(BIN)/patient360 run --patients 50 --seed 42 --show 5
 
 lint: setup
-	$(BIN)/ruff check simulators tests scripts bench
+	$(BIN)/ruff check simulators tests scripts bench orchestration
 
 redshift-check: setup
 	$(BIN)/python scripts/check_redshift_sql.py
 
-test: setup lint
+test: setup setup-airflow lint
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/check_redshift_sql.py
 

@@ -4,6 +4,8 @@ What HealthLake's StartFHIRImportJob does, locally:
   * every ``*.ndjson`` file is read line by line; a bad line (not JSON, not a resource, wrong resource
     type for the file, no valid id, optionally invalid FHIR R4) is rejected with file, line and reason,
     and the good lines still load;
+  * like HealthLake, every accepted resource gets ``meta.lastUpdated`` set to the job's time (what
+    ``dbt source freshness`` reads);
   * accepted resources are kept as the datastore's files (``<data_dir>/healthlake/<db>/<Type>/``),
     later imports upsert by id (last write wins), like HealthLake;
   * each touched resource type's table ``awsdatacatalog.<db>.<type>`` is rebuilt in the HealthLake
@@ -111,6 +113,8 @@ def check_line(text: str, expected_type: str | None) -> tuple[dict[str, Any] | N
     resource_id = resource.get("id")
     if not isinstance(resource_id, str) or not FHIR_ID_PATTERN.match(resource_id):
         return None, "resource has no valid id"
+    if not isinstance(resource.get("meta", {}), dict):
+        return None, "resource meta is not a JSON object"
     return resource, None
 
 
@@ -138,6 +142,7 @@ def import_bulk_export(
     report = ImportReport(job_id=uuid.uuid4().hex[:12], database=database)
     store = datastore_dir(data_dir, database)
     accepted: dict[str, list[str]] = {}
+    last_updated = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     with progress_bar(show_progress) as progress:
         task = progress.add_task("importing FHIR", total=sum(f.stat().st_size for f in files))
@@ -157,7 +162,10 @@ def import_bulk_export(
                         report.rejected.append(Rejection(path.name, number, reason, rtype))
                         continue
                     assert resource is not None
-                    accepted.setdefault(resource["resourceType"], []).append(text.strip())
+                    resource.setdefault("meta", {})["lastUpdated"] = last_updated
+                    accepted.setdefault(resource["resourceType"], []).append(
+                        json.dumps(resource, separators=(",", ":"), ensure_ascii=False)
+                    )
                     report.loaded[resource["resourceType"]] += 1
 
     for resource_type, lines in accepted.items():

@@ -1,0 +1,163 @@
+"""patient360 on a schedule: land the sources, check their freshness, build staging -> intermediate -> marts.
+
+    ingest.healthlake_import ─┐
+    ingest.stream_refresh    ─┼─> dbt_source_freshness ─> dbt (cosmos: one task per model, its tests after it)
+    ingest.replicate_once    ─┘                                        (after dbt_source_tests)
+
+* Ingestion steps call the ``patient360`` CLI. ``stream_refresh`` (``patient360 ingest stream --refresh``) and
+  ``replicate_once`` (``patient360 replicate --once``) exist only when the installed CLI has those subcommands
+  (read from ``patient360 --help``) or when forced on by config; they are never stand-ins.
+* ``dbt source freshness`` fails the run when a source is past its ``error_after`` (warnings only log).
+* The dbt project is rendered by astronomer-cosmos (``DbtTaskGroup``, ``dbt ls`` at parse time) and run by
+  this environment's dbt (ExecutionMode.LOCAL, subprocess).
+
+Configuration (environment variables; nothing secret in this file):
+  P360_TARGET               local (DuckDB under P360_DATA_DIR, default) | redshift
+  P360_REDSHIFT_CONN_ID     redshift: an Airflow connection id (cosmos RedshiftUserPasswordProfileMapping);
+                            unset, profiles/profiles.yml reads REDSHIFT_HOST/_USER/_PASSWORD/_DATABASE/_SCHEMA
+  P360_FHIR_IMPORT_DIR      bulk-export NDJSON folder imported into HealthLake on each run (unset: skipped)
+  P360_DAG_STREAM_REFRESH   auto (default: when the CLI has `ingest`) | on | off
+  P360_DAG_REPLICATE        auto (default: when the CLI has `replicate`) | on | off
+  P360_DAG_SCHEDULE         cron (default */15 * * * *)
+  P360_CLI, P360_DBT        paths of the patient360 and dbt executables (default: beside this Python, else PATH)
+  P360_PROJECT_DIR          the dbt project (default: the repository holding this file)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import DAG, TaskGroup
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.operators.local import DbtSourceLocalOperator, DbtTestLocalOperator
+
+DAG_ID = "patient360"
+PROJECT_DIR = Path(os.environ.get("P360_PROJECT_DIR", Path(__file__).resolve().parents[3]))
+PROFILE_NAME = "patient360"  # profiles/profiles.yml and dbt_project.yml
+SKIP_EXIT_CODE = 99  # BashOperator's skip_on_exit_code
+
+
+def executable(env_name: str, name: str) -> str:
+    """An explicit path from env, else the one installed beside this Python (the project venv), else PATH."""
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
+
+
+def cli_subcommands(cli: str) -> set[str]:
+    """Subcommands the installed CLI offers, read from the `{a,b,c}` choice list of `patient360 --help`."""
+    try:
+        completed = subprocess.run([cli, "--help"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    match = re.search(r"\{([a-z0-9_,-]+)\}", completed.stdout)
+    return set(match.group(1).split(",")) if match else set()
+
+
+def hook_enabled(setting_name: str, subcommand: str, available: set[str]) -> bool:
+    setting = os.environ.get(setting_name, "auto").strip().lower()
+    if setting not in {"auto", "on", "off"}:
+        raise ValueError(f"{setting_name} must be auto, on or off, not {setting!r}")
+    if setting == "auto":
+        return subcommand in available
+    return setting == "on"
+
+
+def profile_config(target: str) -> ProfileConfig:
+    if target == "redshift" and os.environ.get("P360_REDSHIFT_CONN_ID"):
+        from cosmos.profiles import RedshiftUserPasswordProfileMapping
+
+        return ProfileConfig(
+            profile_name=PROFILE_NAME,
+            target_name=target,
+            profile_mapping=RedshiftUserPasswordProfileMapping(
+                conn_id=os.environ["P360_REDSHIFT_CONN_ID"],
+                profile_args={"schema": os.environ.get("REDSHIFT_SCHEMA", "patient360"), "ra3_node": True},
+            ),
+        )
+    if target not in {"local", "redshift"}:
+        raise ValueError(f"P360_TARGET must be local or redshift, not {target!r}")
+    return ProfileConfig(
+        profile_name=PROFILE_NAME, target_name=target, profiles_yml_filepath=PROJECT_DIR / "profiles" / "profiles.yml"
+    )
+
+
+def cli_task(task_id: str, cli: str, arguments: str) -> BashOperator:
+    return BashOperator(task_id=task_id, bash_command=f"{shlex.quote(cli)} {arguments}", cwd=str(PROJECT_DIR))
+
+
+TARGET = os.environ.get("P360_TARGET", "local")
+CLI = executable("P360_CLI", "patient360")
+DBT = executable("P360_DBT", "dbt")
+AVAILABLE = cli_subcommands(CLI)
+PROFILE = profile_config(TARGET)
+DBT_ENV_DEFAULTS = {"DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles")}
+
+with DAG(
+    dag_id=DAG_ID,
+    description="HealthLake / front desk / wearables -> freshness check -> dbt staging, intermediate, marts + tests",
+    schedule=os.environ.get("P360_DAG_SCHEDULE", "*/15 * * * *"),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    # DuckDB has one writer per file: on the local target the dbt tasks run one at a time.
+    max_active_tasks=1 if TARGET == "local" else 8,
+    default_args={"retries": int(os.environ.get("P360_DAG_RETRIES", "1")), "retry_delay": timedelta(minutes=1)},
+    tags=["patient360", "dbt", TARGET],
+) as dag:
+    with TaskGroup("ingest", tooltip="land new source data") as ingest:
+        # Skipped (exit 99) when no folder is configured; downstream still runs (trigger rule none_failed).
+        BashOperator(
+            task_id="healthlake_import",
+            bash_command=(
+                'if [ -z "${P360_FHIR_IMPORT_DIR:-}" ]; then echo "P360_FHIR_IMPORT_DIR is not set: nothing to '
+                f'import"; exit {SKIP_EXIT_CODE}; fi; '
+                f'{shlex.quote(CLI)} healthlake import "$P360_FHIR_IMPORT_DIR"'
+            ),
+            skip_on_exit_code=SKIP_EXIT_CODE,
+            cwd=str(PROJECT_DIR),
+        )
+        if hook_enabled("P360_DAG_STREAM_REFRESH", "ingest", AVAILABLE):
+            cli_task("stream_refresh", CLI, "ingest stream --refresh")
+        if hook_enabled("P360_DAG_REPLICATE", "replicate", AVAILABLE):
+            cli_task("replicate_once", CLI, "replicate --once")
+
+    freshness = DbtSourceLocalOperator(
+        task_id="dbt_source_freshness",
+        project_dir=str(PROJECT_DIR),
+        profile_config=PROFILE,
+        dbt_executable_path=DBT,
+        invocation_mode=InvocationMode.SUBPROCESS,
+        install_deps=False,
+        env=DBT_ENV_DEFAULTS,
+        trigger_rule="none_failed",
+    )
+
+    transform = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(dbt_project_path=PROJECT_DIR, install_dbt_deps=False),
+        profile_config=PROFILE,
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.SUBPROCESS, dbt_executable_path=DBT
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_LS,
+            invocation_mode=InvocationMode.SUBPROCESS,
+            dbt_executable_path=DBT,
+            select=["path:models/staging", "path:models/intermediate", "path:models/marts", "path:seeds"],
+            test_behavior=TestBehavior.AFTER_EACH,
+        ),
+        operator_args={"install_deps": False, "env": DBT_ENV_DEFAULTS},
+    )
+
+    ingest >> freshness >> source_tests >> transform
