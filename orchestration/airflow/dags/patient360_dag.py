@@ -1,8 +1,8 @@
 """patient360 on a schedule: land the sources, check their freshness, build staging -> intermediate -> marts.
 
     ingest.healthlake_import ─┐
-    ingest.stream_refresh    ─┼─> dbt_source_freshness ─> dbt (cosmos: one task per model, its tests after it)
-    ingest.replicate_once    ─┘                                        (after dbt_source_tests)
+    ingest.stream_refresh    ─┼─> dbt_source_freshness ─> dbt_source_tests ─> dbt (cosmos: seeds and models,
+    ingest.replicate_once    ─┘                                                    each model's tests after it)
 
 * Ingestion steps call the ``patient360`` CLI. ``stream_refresh`` (``patient360 ingest stream --refresh``) and
   ``replicate_once`` (``patient360 replicate --once``) exist only when the installed CLI has those subcommands
@@ -19,12 +19,15 @@ Configuration (environment variables; nothing secret in this file):
   P360_DAG_STREAM_REFRESH   auto (default: when the CLI has `ingest`) | on | off
   P360_DAG_REPLICATE        auto (default: when the CLI has `replicate`) | on | off
   P360_DAG_SCHEDULE         cron (default */15 * * * *)
-  P360_CLI, P360_DBT        paths of the patient360 and dbt executables (default: beside this Python, else PATH)
+  P360_CLI, P360_DBT        paths of the patient360 and dbt executables (default: beside this Python, else PATH);
+                            set P360_DBT to run dbt from another virtualenv (then always as a subprocess)
+  P360_DBT_INVOCATION       auto (default: subprocess on local DuckDB, in-process on redshift) | dbt_runner | subprocess
   P360_PROJECT_DIR          the dbt project (default: the repository holding this file)
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -37,7 +40,7 @@ from pathlib import Path
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG, TaskGroup
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 from cosmos.operators.local import DbtSourceLocalOperator, DbtTestLocalOperator
 
 DAG_ID = "patient360"
@@ -73,6 +76,22 @@ def hook_enabled(setting_name: str, subcommand: str, available: set[str]) -> boo
     return setting == "on"
 
 
+def dbt_invocation(target: str) -> InvocationMode:
+    """How cosmos calls dbt. In the worker's process (cosmos' fast default) only for Redshift: dbt-duckdb keeps
+    the DuckDB files open in the process that ran it, which would hold the single-writer lock against the
+    ingestion steps; locally each dbt call is a subprocess that closes its files when it exits."""
+    setting = os.environ.get("P360_DBT_INVOCATION", "auto").strip().lower()
+    if setting == "auto":
+        in_process = (
+            target != "local" and importlib.util.find_spec("dbt") is not None and not os.environ.get("P360_DBT")
+        )
+        return InvocationMode.DBT_RUNNER if in_process else InvocationMode.SUBPROCESS
+    try:
+        return InvocationMode(setting)
+    except ValueError:
+        raise ValueError(f"P360_DBT_INVOCATION must be auto, dbt_runner or subprocess, not {setting!r}") from None
+
+
 def profile_config(target: str) -> ProfileConfig:
     if target == "redshift" and os.environ.get("P360_REDSHIFT_CONN_ID"):
         from cosmos.profiles import RedshiftUserPasswordProfileMapping
@@ -101,7 +120,7 @@ CLI = executable("P360_CLI", "patient360")
 DBT = executable("P360_DBT", "dbt")
 AVAILABLE = cli_subcommands(CLI)
 PROFILE = profile_config(TARGET)
-DBT_ENV_DEFAULTS = {"DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles")}
+INVOCATION = dbt_invocation(TARGET)
 
 with DAG(
     dag_id=DAG_ID,
@@ -137,10 +156,20 @@ with DAG(
         project_dir=str(PROJECT_DIR),
         profile_config=PROFILE,
         dbt_executable_path=DBT,
-        invocation_mode=InvocationMode.SUBPROCESS,
+        invocation_mode=INVOCATION,
         install_deps=False,
-        env=DBT_ENV_DEFAULTS,
         trigger_rule="none_failed",
+    )
+
+    # The sources' own tests (unique / not-null ids): cosmos renders the models' tests only.
+    source_tests = DbtTestLocalOperator(
+        task_id="dbt_source_tests",
+        project_dir=str(PROJECT_DIR),
+        profile_config=PROFILE,
+        dbt_executable_path=DBT,
+        invocation_mode=INVOCATION,
+        install_deps=False,
+        select=["source:*"],
     )
 
     transform = DbtTaskGroup(
@@ -148,7 +177,12 @@ with DAG(
         project_config=ProjectConfig(dbt_project_path=PROJECT_DIR, install_dbt_deps=False),
         profile_config=PROFILE,
         execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.SUBPROCESS, dbt_executable_path=DBT
+            execution_mode=ExecutionMode.LOCAL,
+            invocation_mode=INVOCATION,
+            dbt_executable_path=DBT,
+            # A model's test task runs only the tests on that model alone; tests between models (relationships)
+            # get their own task after all their parents (should_detach_multiple_parents_tests below).
+            test_indirect_selection=TestIndirectSelection.CAUTIOUS,
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_LS,
@@ -156,8 +190,8 @@ with DAG(
             dbt_executable_path=DBT,
             select=["path:models/staging", "path:models/intermediate", "path:models/marts", "path:seeds"],
             test_behavior=TestBehavior.AFTER_EACH,
+            should_detach_multiple_parents_tests=True,
         ),
-        operator_args={"install_deps": False, "env": DBT_ENV_DEFAULTS},
     )
 
     ingest >> freshness >> source_tests >> transform
