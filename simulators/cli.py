@@ -4,9 +4,11 @@
   patient360 healthlake import DIR [--validate]         bulk-export NDJSON -> HealthLake tables (DuckDB)
   patient360 build [--target local|redshift] [ARGS]     dbt build of the project
   patient360 show [--limit 5]                           a few rows of the patient tables
+  patient360 status [--no-freshness] [--json]           row counts, HealthLake import jobs, source freshness
   patient360 run --patients 50 --seed 42 --show 5       all of the above, once
 
-Exit codes: 0 success, 1 a step failed (its output says which), 2 bad usage or bad input.
+Exit codes: 0 success, 1 a step failed (its output says which; for status: a source past its error_after),
+2 bad usage or bad input.
 Locations come from the environment (P360_DATA_DIR, P360_HEALTHLAKE_DB, DBT_PROFILES_DIR, REDSHIFT_*).
 """
 
@@ -89,6 +91,62 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    from dataclasses import asdict
+
+    from simulators.status import collect_status
+
+    with console.status("collecting status" + (" (dbt source freshness)" if args.freshness else "")):
+        status = collect_status(settings, target=args.target, freshness=args.freshness)
+    if args.json:
+        print(json.dumps(asdict(status), indent=2, default=str))
+    else:
+        print_status(status)
+    for problem in status.problems:
+        console.print(f"[yellow]note:[/yellow] {problem}")
+    return 1 if any(f.status in {"error", "runtime error"} for f in status.freshness) else 0
+
+
+def print_status(status: object) -> None:
+    from simulators.status import Status
+
+    assert isinstance(status, Status)
+    out = Console()
+    for title, counts in (("source tables", status.source_tables), ("models", status.models)):
+        if counts:
+            table = Table(title=title, title_justify="left")
+            for column in ("relation", "rows"):
+                table.add_column(column, justify="right" if column == "rows" else "left")
+            for c in counts:
+                table.add_row(f"{c.database}.{c.schema}.{c.table}", str(c.rows))
+            out.print(table)
+    if status.import_jobs:
+        table = Table(title="HealthLake import jobs", title_justify="left")
+        for column in ("job", "submitted at", "loaded", "rejected"):
+            table.add_column(column)
+        for job in status.import_jobs:
+            table.add_row(job.job_id, job.submitted_at, str(job.resources_loaded), str(job.resources_rejected))
+        out.print(table)
+    if status.rejections_by_reason:
+        table = Table(title="HealthLake rejections by reason", title_justify="left")
+        table.add_column("reason")
+        table.add_column("resources", justify="right")
+        for reason, n in status.rejections_by_reason.items():
+            table.add_row(reason, str(n))
+        out.print(table)
+    if status.freshness:
+        colours = {"pass": "green", "warn": "yellow"}
+        table = Table(title="source freshness", title_justify="left")
+        for column in ("source", "status", "last loaded at", "age"):
+            table.add_column(column)
+        for f in status.freshness:
+            age = "-" if f.age_seconds is None else f"{f.age_seconds / 60:.1f} min"
+            colour = colours.get(f.status, "red")
+            table.add_row(f.source, f"[{colour}]{f.status}[/{colour}]", f.max_loaded_at or "never", age)
+        out.print(table)
+
+
 SHOWN_MODELS: dict[str, list[str]] = {
     "stg_healthlake__patients": [
         "patient_id", "given_name", "family_name", "gender", "birth_date", "is_deceased", "race", "mrn",
@@ -147,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print a few rows of the patient tables")
     show.add_argument("--limit", type=int, default=5)
     show.set_defaults(handler=cmd_show)
+
+    status = sub.add_parser("status", help="row counts, HealthLake import jobs and source freshness")
+    status.add_argument("--target", choices=["local", "redshift"], default="local",
+                        help="redshift: freshness only (counts are read from the local DuckDB files)")
+    status.add_argument("--no-freshness", dest="freshness", action="store_false",
+                        help="skip `dbt source freshness` (a few seconds)")
+    status.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
+    status.set_defaults(handler=cmd_status)
 
     run = sub.add_parser("run", help="simulate, import and build once, on the local target")
     run.add_argument("--patients", type=int, default=50)

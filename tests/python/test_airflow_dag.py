@@ -35,6 +35,12 @@ def seed_names() -> set[str]:
     return {path.stem for path in (PROJECT_DIR / "seeds").glob("*.csv")}
 
 
+def build_task(node: str) -> str:
+    """cosmos' task id for a model or seed under TestBehavior.BUILD."""
+    kind = "seed" if node in seed_names() else "model"
+    return f"dbt.{node}_{kind}_build"
+
+
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "patient360"), *args], env=env, capture_output=True, text=True, timeout=300, check=False
@@ -69,7 +75,7 @@ def heart_rate_observations(synthea_dir: Path, per_patient: int = 2) -> list[dic
 @pytest.fixture(scope="module")
 def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     if not (BIN / "airflow").exists():
-        pytest.fail(f"Airflow is not installed beside {sys.executable}: run `make setup-airflow` (pip install .[airflow])")
+        pytest.fail(f"Airflow is not installed beside {sys.executable}: run `make setup-airflow` (.[airflow])")
     home = tmp_path_factory.mktemp("airflow-home")
     data_dir = tmp_path_factory.mktemp("airflow-data")
     env = {
@@ -112,27 +118,23 @@ def test_dag_loads_with_its_schedule(dag: Any) -> None:
     assert dag.max_active_tasks == 1, "local DuckDB has one writer: the dbt tasks must not run in parallel"
 
 
-def test_every_model_and_seed_is_a_task_with_its_tests_after_it(dag: Any) -> None:
+def test_every_model_and_seed_is_a_build_task_with_its_tests(dag: Any) -> None:
     models = model_names("staging") | model_names("intermediate") | model_names("marts")
     assert {"stg_healthlake__patients", "dim_patient"} <= models
-    for model in models:
-        run, test = dag.get_task(f"dbt.{model}.run"), dag.get_task(f"dbt.{model}.test")
-        assert test.upstream_task_ids == {run.task_id}, model
-        assert "run" in run.base_cmd and "test" in test.base_cmd
-    for seed in seed_names():
-        assert dag.get_task(f"dbt.{seed}.seed")
+    for node in models | seed_names():
+        task = dag.get_task(build_task(node))
+        assert task.base_cmd == ["build"], node
+        assert task.indirect_selection == "cautious", "a model's task must not run tests that need other models"
     cosmos_tasks = {t for t in dag.task_ids if t.startswith("dbt.")}
-    per_node = {f"dbt.{m}.{kind}" for m in models for kind in ("run", "test")} | {
-        f"dbt.{s}.{kind}" for s in seed_names() for kind in ("seed", "test")
-    }
+    per_node = {build_task(n) for n in models | seed_names()}
     assert per_node <= cosmos_tasks
-    # Tests between two models (relationships) run once, after both models' own tests.
+    # Tests between two models (relationships) run once, after both models.
     between = cosmos_tasks - per_node
     assert "dbt.relationships_fct_patient_allergies_patient_id__patient_id__ref_dim_patient__test" in between
     for task_id in between:
         assert task_id.startswith("dbt.relationships_") and task_id.endswith("__test"), task_id
         upstream = dag.get_task(task_id).upstream_task_ids
-        assert len(upstream) >= 2 and all(u.endswith(".test") for u in upstream), (task_id, upstream)
+        assert len(upstream) >= 2 and all(u.endswith("_build") for u in upstream), (task_id, upstream)
 
 
 def test_ingest_then_freshness_then_source_tests_then_the_models(dag: Any) -> None:
@@ -144,12 +146,12 @@ def test_ingest_then_freshness_then_source_tests_then_the_models(dag: Any) -> No
     assert freshness.trigger_rule == "none_failed", "a skipped import must not stop the build"
     assert source_tests.upstream_task_ids == {"dbt_source_freshness"}
     for model in model_names("staging"):
-        assert "dbt_source_tests" in dag.get_task(f"dbt.{model}.run").upstream_task_ids, model
-    # staging -> intermediate -> marts follows the refs, through each upstream model's tests
-    assert "dbt.stg_healthlake__patients.test" in dag.get_task("dbt.dim_patient.run").upstream_task_ids
-    assert "dbt.int_allergies_unnested.test" in dag.get_task("dbt.fct_patient_allergies.run").upstream_task_ids
+        assert "dbt_source_tests" in dag.get_task(build_task(model)).upstream_task_ids, model
+    # staging -> intermediate -> marts follows the refs
+    assert build_task("stg_healthlake__patients") in dag.get_task(build_task("dim_patient")).upstream_task_ids
+    assert build_task("int_allergies_unnested") in dag.get_task(build_task("fct_patient_allergies")).upstream_task_ids
     for model in model_names("intermediate") | model_names("marts"):
-        assert "dbt_source_tests" not in dag.get_task(f"dbt.{model}.run").upstream_task_ids, model
+        assert "dbt_source_tests" not in dag.get_task(build_task(model)).upstream_task_ids, model
 
 
 def test_stream_and_replica_hooks_follow_the_cli(dag: Any, airflow_env: dict[str, str]) -> None:
@@ -211,9 +213,8 @@ def test_the_dag_runs_to_success_on_duckdb(dag: Any, airflow_env: dict[str, str]
     patients = [line for line in (synthea_dir / "Patient.000.ndjson").read_text().splitlines() if line.strip()]
     with connect_warehouse(load_settings(Path(airflow_env["P360_DATA_DIR"]))) as con:
         assert con.execute(f"select count(*) from {relation_name(con, 'dim_patient')}").fetchone()[0] == len(patients)
-        heart_rates = con.execute(
-            f"select observation_id, heart_rate_bpm from {relation_name(con, 'stg_healthlake__heart_rate_observations')}"
-        ).fetchall()
+        heart_rate_model = relation_name(con, "stg_healthlake__heart_rate_observations")
+        heart_rates = con.execute(f"select observation_id, heart_rate_bpm from {heart_rate_model}").fetchall()
     assert sorted(heart_rates) == sorted((o["id"], float(o["valueQuantity"]["value"])) for o in observations)
     with duckdb.connect(str(Path(airflow_env["P360_DATA_DIR"]) / "awsdatacatalog.duckdb"), read_only=True) as con:
         jobs = con.execute("select source from healthlake_import_log.jobs order by submitted_at").fetchall()

@@ -2,7 +2,7 @@
 
     ingest.healthlake_import ─┐
     ingest.stream_refresh    ─┼─> dbt_source_freshness ─> dbt_source_tests ─> dbt (cosmos: seeds and models,
-    ingest.replicate_once    ─┘                                                    each model's tests after it)
+    ingest.replicate_once    ─┘                                                    each with its own tests)
 
 * Ingestion steps call the ``patient360`` CLI. ``stream_refresh`` (``patient360 ingest stream --refresh``) and
   ``replicate_once`` (``patient360 replicate --once``) exist only when the installed CLI has those subcommands
@@ -19,6 +19,7 @@ Configuration (environment variables; nothing secret in this file):
   P360_DAG_STREAM_REFRESH   auto (default: when the CLI has `ingest`) | on | off
   P360_DAG_REPLICATE        auto (default: when the CLI has `replicate`) | on | off
   P360_DAG_SCHEDULE         cron (default */15 * * * *)
+  P360_DAG_TEST_BEHAVIOR    build (default: a `dbt build` task per model) | after_each (run, then test task)
   P360_CLI, P360_DBT        paths of the patient360 and dbt executables (default: beside this Python, else PATH);
                             set P360_DBT to run dbt from another virtualenv (then always as a subprocess)
   P360_DBT_INVOCATION       auto (default: subprocess on local DuckDB, in-process on redshift) | dbt_runner | subprocess
@@ -189,7 +190,9 @@ with DAG(
             invocation_mode=InvocationMode.SUBPROCESS,
             dbt_executable_path=DBT,
             select=["path:models/staging", "path:models/intermediate", "path:models/marts", "path:seeds"],
-            test_behavior=TestBehavior.AFTER_EACH,
+            # build (default): one `dbt build` task per model runs it and its own tests, half the dbt calls of
+            # after_each (a run task and a test task per model); either way a failing test stops what is downstream.
+            test_behavior=TestBehavior(os.environ.get("P360_DAG_TEST_BEHAVIOR", "build")),
             should_detach_multiple_parents_tests=True,
         ),
     )

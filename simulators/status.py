@@ -1,0 +1,172 @@
+"""What is where right now: row counts of the source tables and models, HealthLake import jobs, source freshness.
+
+Read-only: the DuckDB files are opened read_only (each briefly, retried while a writer holds the lock) and
+freshness comes from `dbt source freshness`, so `patient360 status` can run next to the pipeline.
+Nothing here prints row contents: counts, names and times only.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from simulators.fhir.bulk_import import IMPORT_LOG_SCHEMA
+from simulators.settings import Settings, dbt_executable
+
+LOCK_RETRY_SECONDS = 10.0
+NEVER_LOADED_PREFIX = "0001-01-01"  # dbt's max_loaded_at for a source with no loaded-at value (e.g. empty)
+
+
+@dataclass(frozen=True)
+class TableCount:
+    database: str
+    schema: str
+    table: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    job_id: str
+    submitted_at: str
+    resources_loaded: int
+    resources_rejected: int
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    source: str
+    status: str  # pass | warn | error | runtime error
+    max_loaded_at: str | None
+    age_seconds: float | None
+
+
+@dataclass
+class Status:
+    source_tables: list[TableCount] = field(default_factory=list)
+    models: list[TableCount] = field(default_factory=list)
+    import_jobs: list[ImportJob] = field(default_factory=list)
+    rejections_by_reason: dict[str, int] = field(default_factory=dict)
+    freshness: list[SourceFreshness] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def read_only(path: Path, timeout: float = LOCK_RETRY_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection, retried (bounded) while another process holds the file's write lock."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+            break
+        except duckdb.IOException:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def table_counts(con: duckdb.DuckDBPyConnection, catalog: str, schemas: list[str] | None = None) -> list[TableCount]:
+    rows = con.execute(
+        "select table_schema, table_name from information_schema.tables where table_catalog = ? "
+        "order by table_schema, table_name",
+        [catalog],
+    ).fetchall()
+    counts = []
+    for schema, table in rows:
+        if schemas is not None and schema not in schemas:
+            continue
+        (n,) = con.execute(f'select count(*) from "{catalog}"."{schema}"."{table}"').fetchone()
+        counts.append(TableCount(catalog, schema, table, int(n)))
+    return counts
+
+
+def healthlake_status(settings: Settings, status: Status) -> None:
+    path = settings.healthlake_catalog_path
+    if not path.exists():
+        status.problems.append(f"no HealthLake stand-in at {path}: run `patient360 healthlake import`")
+        return
+    with read_only(path) as con:
+        status.source_tables += table_counts(con, "awsdatacatalog", [settings.healthlake_db])
+        logged = {
+            name for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ?", [IMPORT_LOG_SCHEMA]
+            ).fetchall()
+        }
+        if "jobs" in logged:
+            status.import_jobs = [
+                ImportJob(job_id, str(submitted_at), int(loaded), int(rejected))
+                for job_id, submitted_at, loaded, rejected in con.execute(
+                    f"select job_id, submitted_at, resources_loaded, resources_rejected from {IMPORT_LOG_SCHEMA}.jobs "
+                    "order by submitted_at"
+                ).fetchall()
+            ]
+        if "rejected_resources" in logged:
+            status.rejections_by_reason = {
+                reason: int(n) for reason, n in con.execute(
+                    f"select reason, count(*) from {IMPORT_LOG_SCHEMA}.rejected_resources group by reason "
+                    "order by count(*) desc, reason"
+                ).fetchall()
+            }
+
+
+def warehouse_status(settings: Settings, status: Status) -> None:
+    path = settings.warehouse_path
+    if not path.exists():
+        status.problems.append(f"no warehouse at {path}: run `patient360 build`")
+        return
+    with read_only(path) as con:
+        # Views over the attached sources need the attachment to be counted.
+        if settings.healthlake_catalog_path.exists():
+            con.execute(f"attach '{settings.healthlake_catalog_path}' as awsdatacatalog (read_only)")
+        status.models += table_counts(con, "warehouse")
+
+
+def freshness_status(settings: Settings, target: str, status: Status, timeout: float = 300) -> None:
+    """`dbt source freshness` for every source with a freshness config; its JSON result, one row per source."""
+    with tempfile.TemporaryDirectory(prefix="p360-freshness-") as tmp:
+        output = Path(tmp) / "sources.json"
+        command = [
+            dbt_executable(), "source", "freshness", "--target", target, "--output", str(output),
+            "--project-dir", str(settings.project_dir), "--target-path", str(Path(tmp) / "target"),
+            "--log-path", str(Path(tmp) / "logs"), "--quiet",
+        ]
+        completed = subprocess.run(
+            command, env=settings.dbt_env(), cwd=settings.project_dir, capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )
+        if not output.exists():
+            status.problems.append(f"dbt source freshness did not run (exit {completed.returncode}): "
+                                   f"{(completed.stdout + completed.stderr).strip()[-500:]}")
+            return
+        results = json.loads(output.read_text(encoding="utf-8"))["results"]
+    for result in sorted(results, key=lambda r: r["unique_id"]):
+        loaded_at = result.get("max_loaded_at")
+        never = loaded_at is None or loaded_at.startswith(NEVER_LOADED_PREFIX)
+        status.freshness.append(SourceFreshness(
+            source=result["unique_id"].removeprefix("source.").split(".", 1)[1],
+            status=result["status"],
+            max_loaded_at=None if never else loaded_at,
+            age_seconds=None if never else result.get("max_loaded_at_time_ago_in_s"),
+        ))
+
+
+def collect_status(settings: Settings, *, target: str = "local", freshness: bool = True) -> Status:
+    status = Status()
+    if target == "local":
+        healthlake_status(settings, status)
+        warehouse_status(settings, status)
+    if freshness and (target != "local" or settings.healthlake_catalog_path.exists()):
+        freshness_status(settings, target, status)
+    return status
