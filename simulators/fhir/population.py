@@ -267,7 +267,7 @@ class _PatientBuilder:
         age_days = rng.randrange(1, int(96 * DAYS_PER_YEAR))
         self.birth = as_of - datetime.timedelta(days=age_days)
         age = age_days / DAYS_PER_YEAR
-        death_probability = 0.02 if age < 40 else 0.08 if age < 70 else 0.25
+        death_probability = 0.025 if age < 40 else 0.09 if age < 70 else 0.28
         self.death: datetime.date | None = None
         if rng.random() < death_probability:
             lived = max(1, int(age_days * rng.uniform(0.55, 1.0)) - 1)
