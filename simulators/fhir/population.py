@@ -21,12 +21,16 @@ CVX immunizations, LOINC vital signs (heart rate 8867-4, ``/min``) in the ``vita
 
 from __future__ import annotations
 
+import argparse
 import bisect
 import datetime
 import functools
 import json
 import random
 import re
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +46,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
 )
 BULK_FILE_PATTERN = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)\.(?P<part>\d{3,})\.ndjson$")
 COVID_VACCINE_START = datetime.date(2020, 12, 15)
+FACILITY_KINDS = ("Medical Center", "Family Practice", "Community Hospital", "Health Clinic", "Urgent Care")
 HISTORY_YEARS = 10  # encounters cover at most the last 10 years of each patient's life
 MRN_MODULUS = 10**8
 DAYS_PER_YEAR = 365.2425
@@ -217,6 +222,7 @@ class _Pools:
     family_names: tuple[str, ...]
     streets: tuple[str, ...]
     places: tuple[tuple[str, str, str], ...]  # (city, state, postal code)
+    facilities: tuple[str, ...]
 
     @classmethod
     def draw(cls, seed: int) -> _Pools:
@@ -232,6 +238,7 @@ class _Pools:
             family_names=tuple(fake.last_name() for _ in range(1500)),
             streets=tuple(fake.street_name() for _ in range(800)),
             places=tuple(places),
+            facilities=tuple(f"{fake.last_name()} {kind}" for kind in FACILITY_KINDS for _ in range(4)),
         )
 
 
@@ -303,7 +310,7 @@ class _PatientBuilder:
             last_encounter_date=encounters[-1].start.date() if encounters else None,
             observation_count=observation_count,
             heart_rate_observation_count=len(heart_rates),
-            last_heart_rate=heart_rates[-1] if heart_rates else None,
+            last_heart_rate=_latest(heart_rates),
         )
         return self.out, truth
 
@@ -431,7 +438,9 @@ class _PatientBuilder:
         count = rng.randint(1, 8) + (rng.randint(0, 6) if age_at_end >= 60 else 0)
         count = min(count, 1 + window // 45)
         days = sorted(rng.randrange(window) for _ in range(count))
-        encounters = []
+        pool = self.pools.facilities
+        clinic = {"display": rng.choice(pool)}  # the patient's usual practice
+        visits = []
         for day in days:
             date = self.start + datetime.timedelta(days=day)
             age = _age(self.birth, date)
@@ -450,6 +459,10 @@ class _PatientBuilder:
                 days_left = (self.end - date).days
                 end = start + datetime.timedelta(days=rng.randint(0, max(0, min(6, days_left - 1))),
                                                  hours=rng.randrange(2, 12))
+            visits.append((start, end, kind, age))
+        visits.sort(key=lambda visit: visit[0])  # two visits on one day: by time
+        encounters = []
+        for start, end, kind, age in visits:
             encounter = _Encounter(_uuid(rng), kind, start, end, age)
             encounter.resource = {
                 "resourceType": "Encounter",
@@ -461,6 +474,7 @@ class _PatientBuilder:
                 "type": [_concept(c.SNOMED, kind.code, kind.display)],
                 "subject": self.subject,
                 "period": {"start": _fhir_datetime(start), "end": _fhir_datetime(end)},
+                "serviceProvider": clinic if kind.class_code == "AMB" else {"display": rng.choice(pool)},
             }
             self.out["Encounter"].append(encounter.resource)
             encounters.append(encounter)
@@ -539,15 +553,17 @@ class _PatientBuilder:
 
     def _vital_signs(
         self, encounters: list[_Encounter], chronic: dict[str, tuple[int, c.ConditionCode]]
-    ) -> tuple[list[int], int]:
+    ) -> tuple[list[tuple[datetime.datetime, int]], int]:
+        """((time, value) of each heart rate, observation count)."""
         rng = self.rng
-        heart_rates: list[int] = []
+        heart_rates: list[tuple[datetime.datetime, int]] = []
         count = 0
         hypertension_from = chronic["59621000"][0] if "59621000" in chronic else None
         weight_base = rng.gauss(0, 1)  # the patient's build: heavy or light for the age, kept across visits
         for index, encounter in enumerate(encounters):
             age = encounter.age
-            when = _fhir_datetime(encounter.start + datetime.timedelta(minutes=rng.randrange(1, 10)))
+            taken = encounter.start + datetime.timedelta(minutes=rng.randrange(1, 10))
+            when = _fhir_datetime(taken)
             encounter_ref = _ref("Encounter", encounter.id)
             acute = encounter.kind.class_code != "AMB"
             if acute or rng.random() < 0.95:
@@ -561,7 +577,7 @@ class _PatientBuilder:
                     rate = int(min(150, max(42, rng.gauss(74, 11))))
                 if acute:
                     rate += rng.randint(0, 25)
-                heart_rates.append(rate)
+                heart_rates.append((taken, rate))
                 self.out["Observation"].append(self._observation(
                     "us-core-heart-rate", c.HEART_RATE, encounter_ref, when,
                     {"valueQuantity": {"value": rate, "unit": "/min", "system": c.UCUM, "code": "/min"}},
@@ -720,6 +736,15 @@ class _Encounter:
     resource: Resource = field(default_factory=dict)
 
 
+def _latest(measurements: list[tuple[datetime.datetime, int]]) -> int | None:
+    """Value of the latest measurement (of equal times, the one written last)."""
+    latest: tuple[datetime.datetime, int] | None = None
+    for measurement in measurements:
+        if latest is None or measurement[0] >= latest[0]:
+            latest = measurement
+    return None if latest is None else latest[1]
+
+
 def _vaccines_for_age(age: float) -> tuple[c.Vaccine, ...]:
     # Ages in months are enough to place a visit in the schedule's age bands.
     return _vaccines_for_months(int(age * 12))
@@ -790,3 +815,31 @@ def write_bulk_export(
             (out_dir / f"{rtype}.{part:03d}.ndjson").write_text(text, encoding="utf-8")
         counts[rtype] = len(items)
     return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate (and optionally write) a population; print throughput figures."""
+    parser = argparse.ArgumentParser(prog="python -m simulators.fhir.population", description=main.__doc__)
+    parser.add_argument("--patients", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, help="bulk export folder (default: a temporary one, removed)")
+    args = parser.parse_args(argv)
+    config = PopulationConfig(patients=args.patients, seed=args.seed)
+    started = time.perf_counter()
+    population = generate_population(config, show_progress=sys.stderr.isatty())
+    generated = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        counts = write_bulk_export(population, args.out or Path(scratch))
+    written = time.perf_counter()
+    total, patients = sum(counts.values()), config.patients
+    per_type = ", ".join(f"{t}={n}" for t, n in counts.items())
+    print(f"{patients} patients, {total} resources ({total / max(patients, 1):.1f} per patient): {per_type}")
+    for label, seconds in (("generate", generated - started), ("generate + write NDJSON", written - started)):
+        seconds = max(seconds, 1e-9)
+        rates = f"{patients / seconds:.0f} patients/s, {total / seconds:.0f} resources/s"
+        print(f"{label}: {seconds:.2f} s = {rates}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

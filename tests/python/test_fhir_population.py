@@ -408,6 +408,23 @@ def test_bulk_export_files_counts_and_split(population_30: Population, tmp_path:
         assert lines == population_30.resources[resource_type]
 
 
+def test_export_imports_into_the_healthlake_stand_in_without_rejections(tmp_path: Path) -> None:
+    from simulators.fhir.bulk_import import import_bulk_export
+
+    population = generate_population(PopulationConfig(patients=12, seed=3))
+    counts = write_bulk_export(population, tmp_path / "export")
+    report = import_bulk_export(tmp_path / "export", tmp_path / "data", "healthlake_db", validate=True)
+    assert report.rejected == []
+    assert dict(report.loaded) == counts
+
+
+def test_command_line_prints_throughput(tmp_path: Path) -> None:
+    from simulators.fhir.population import main
+
+    assert main(["--patients", "5", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "Patient.000.ndjson").read_text(encoding="utf-8").count("\n") == 5
+
+
 @pytest.mark.parametrize("bad", [{"patients": -1}, {"patients": 2.5}, {"seed": "x"}, {"as_of": "2026-11-01"}])
 def test_bad_config_is_rejected_with_the_field_name(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
