@@ -440,6 +440,7 @@ class _PatientBuilder:
         days = sorted(rng.randrange(window) for _ in range(count))
         pool = self.pools.facilities
         clinic = {"display": rng.choice(pool)}  # the patient's usual practice
+        last_moment = datetime.datetime.combine(self.end, datetime.time()) - datetime.timedelta(minutes=1)
         visits = []
         for day in days:
             date = self.start + datetime.timedelta(days=day)
@@ -459,6 +460,9 @@ class _PatientBuilder:
                 days_left = (self.end - date).days
                 end = start + datetime.timedelta(days=rng.randint(0, max(0, min(6, days_left - 1))),
                                                  hours=rng.randrange(2, 12))
+            if end >= last_moment:  # a stay never runs into the day of death (or "today")
+                end = last_moment
+                start = min(start, end - datetime.timedelta(minutes=30))
             visits.append((start, end, kind, age))
         visits.sort(key=lambda visit: visit[0])  # two visits on one day: by time
         encounters = []

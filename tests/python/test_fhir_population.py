@@ -227,8 +227,10 @@ def test_as_of_is_respected_and_nothing_happens_after_death(population_200: Popu
             stamps = [day(s) for s in stamps if s]
             assert stamps, resource_type
             assert max(stamps) <= as_of, resource_type
+            if resource_type != "Patient":
+                assert max(stamps) < as_of, resource_type
             if resource_type != "Patient" and death.get(patient_of(resource)):
-                assert max(stamps) <= death[patient_of(resource)], resource_type
+                assert max(stamps) < death[patient_of(resource)], resource_type
 
 
 # ------------------------------------------------------------------------------------- ground truth
