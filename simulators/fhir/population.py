@@ -4,7 +4,8 @@ vital signs, written as a FHIR bulk export (``<ResourceType>.000.ndjson``).
 Seeded and deterministic: the same :class:`PopulationConfig` gives byte-identical NDJSON. Nothing reads the
 clock or the global random state:
 
-* names, streets and cities come from pools drawn once per run from a ``Faker`` seeded with the config seed;
+* names come from Faker's en_US tables with their US frequencies; streets, cities and facilities from pools
+  drawn once per run from a ``Faker`` seeded with the config seed (Faker per resource would be too slow);
 * every patient has its own ``random.Random`` seeded from ``(seed, patient index)``, so patient ``i`` is the
   same whatever the population size (a population of 100 is the first 100 patients of one of 1000), and
   :func:`iter_patient_ids` gives the ids without generating anything else;
@@ -31,10 +32,10 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from faker import Faker
 from faker.providers.person.en_US import Provider as UsPersonNames
@@ -791,21 +792,75 @@ def iter_patient_ids(config: PopulationConfig) -> Iterator[str]:
         yield _uuid(_patient_rng(config.seed, index))
 
 
-def generate_population(config: PopulationConfig, *, show_progress: bool = False) -> Population:
-    """Generate the whole population in memory (about 30 resources per patient)."""
+def iter_patients(config: PopulationConfig) -> Iterator[tuple[PatientTruth, dict[str, list[Resource]]]]:
+    """Each patient's ground truth and resources (resourceType -> list), one patient at a time."""
     pools = _Pools.draw(config.seed)
     a, b = _mrn_permutation(config.seed)
+    for index in range(config.patients):
+        resources, truth = _PatientBuilder(config, pools, index, (a * index + b) % MRN_MODULUS).build()
+        yield truth, resources
+
+
+def generate_population(config: PopulationConfig, *, show_progress: bool = False) -> Population:
+    """Generate the whole population in memory (about 26 resources per patient).
+
+    For large populations, :func:`stream_bulk_export` writes the same files without holding them.
+    """
     resources: dict[str, list[Resource]] = {rtype: [] for rtype in RESOURCE_TYPES}
     truth: dict[str, PatientTruth] = {}
     with progress_bar(show_progress) as progress:
         task = progress.add_task("generating FHIR patients", total=config.patients)
-        for index in range(config.patients):
-            out, facts = _PatientBuilder(config, pools, index, (a * index + b) % MRN_MODULUS).build()
+        for facts, out in iter_patients(config):
             for rtype, items in out.items():
                 resources[rtype].extend(items)
             truth[facts.patient_id] = facts
             progress.advance(task)
     return Population(resources=resources, ground_truth=truth)
+
+
+class _BulkWriter:
+    """Appends resources to ``<Type>.<nnn>.ndjson`` files, opened on a type's first resource."""
+
+    def __init__(self, out_dir: Path, types: Iterable[str], max_resources_per_file: int | None) -> None:
+        if max_resources_per_file is not None and max_resources_per_file < 1:
+            raise ValueError(f"max_resources_per_file must be at least 1, got {max_resources_per_file}")
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        types = set(types)
+        for existing in self.out_dir.glob("*.ndjson"):  # stale parts of an earlier export
+            match = BULK_FILE_PATTERN.match(existing.name)
+            if match and match["type"] in types:
+                existing.unlink()
+        self.limit = max_resources_per_file
+        self.files: dict[str, TextIO] = {}
+        self.counts: dict[str, int] = {}
+        self.dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+
+    def write(self, resource_type: str, resources: list[Resource]) -> None:
+        if not resources:
+            return
+        done = self.counts.get(resource_type, 0)
+        if self.limit is None:
+            if resource_type not in self.files:
+                self._open(resource_type, 0)
+            self.files[resource_type].write("".join([self.dumps(r) + "\n" for r in resources]))
+        else:
+            for offset, resource in enumerate(resources, start=done):
+                if offset % self.limit == 0:
+                    self._open(resource_type, offset // self.limit)
+                self.files[resource_type].write(self.dumps(resource) + "\n")
+        self.counts[resource_type] = done + len(resources)
+
+    def _open(self, resource_type: str, part: int) -> None:
+        if resource_type in self.files:
+            self.files[resource_type].close()
+        path = self.out_dir / f"{resource_type}.{part:03d}.ndjson"
+        self.files[resource_type] = path.open("w", encoding="utf-8", newline="\n")
+
+    def close(self) -> dict[str, int]:
+        for handle in self.files.values():
+            handle.close()
+        return dict(sorted(self.counts.items()))
 
 
 def write_bulk_export(
@@ -817,26 +872,43 @@ def write_bulk_export(
     ``<Type>.<nnn>.ndjson`` for the types written here are removed first, so a smaller export never
     leaves stale parts behind. ``max_resources_per_file`` splits a type into ``.000``, ``.001``, ...
     """
-    if max_resources_per_file is not None and max_resources_per_file < 1:
-        raise ValueError(f"max_resources_per_file must be at least 1, got {max_resources_per_file}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    types = sorted(rtype for rtype, items in population.resources.items() if items)
-    for existing in out_dir.glob("*.ndjson"):
-        match = BULK_FILE_PATTERN.match(existing.name)
-        if match and match["type"] in population.resources:
-            existing.unlink()
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
-    counts: dict[str, int] = {}
-    for rtype in types:
-        items = population.resources[rtype]
-        size = max_resources_per_file or len(items)
-        for part, offset in enumerate(range(0, len(items), size)):
-            chunk = items[offset:offset + size]
-            text = "\n".join(dumps(resource) for resource in chunk) + "\n"
-            (out_dir / f"{rtype}.{part:03d}.ndjson").write_text(text, encoding="utf-8")
-        counts[rtype] = len(items)
+    writer = _BulkWriter(out_dir, population.resources, max_resources_per_file)
+    try:
+        for resource_type in sorted(population.resources):
+            writer.write(resource_type, population.resources[resource_type])
+    finally:
+        counts = writer.close()
     return counts
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    counts: dict[str, int]  # resources written per type
+    ground_truth: dict[str, PatientTruth]
+
+
+def stream_bulk_export(
+    config: PopulationConfig,
+    out_dir: Path,
+    *,
+    max_resources_per_file: int | None = None,
+    show_progress: bool = False,
+) -> ExportSummary:
+    """Generate and write patient by patient: the same bytes as
+    ``write_bulk_export(generate_population(config), out_dir)``, in memory only the ground truth."""
+    writer = _BulkWriter(out_dir, RESOURCE_TYPES, max_resources_per_file)
+    truth: dict[str, PatientTruth] = {}
+    try:
+        with progress_bar(show_progress) as progress:
+            task = progress.add_task("writing FHIR patients", total=config.patients)
+            for facts, resources in iter_patients(config):
+                for resource_type, items in resources.items():
+                    writer.write(resource_type, items)
+                truth[facts.patient_id] = facts
+                progress.advance(task)
+    finally:
+        counts = writer.close()
+    return ExportSummary(counts=counts, ground_truth=truth)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -845,18 +917,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, help="bulk export folder (default: a temporary one, removed)")
+    parser.add_argument("--stream", action="store_true", help="write patient by patient (stream_bulk_export)")
     args = parser.parse_args(argv)
     config = PopulationConfig(patients=args.patients, seed=args.seed)
-    started = time.perf_counter()
-    population = generate_population(config, show_progress=sys.stderr.isatty())
-    generated = time.perf_counter()
+    show = sys.stderr.isatty()
+    timings = []
     with tempfile.TemporaryDirectory() as scratch:
-        counts = write_bulk_export(population, args.out or Path(scratch))
-    written = time.perf_counter()
+        started = time.perf_counter()
+        if args.stream:
+            counts = stream_bulk_export(config, args.out or Path(scratch), show_progress=show).counts
+        else:
+            population = generate_population(config, show_progress=show)
+            timings.append(("generate", time.perf_counter() - started))
+            counts = write_bulk_export(population, args.out or Path(scratch))
+        timings.append(("generate + write NDJSON", time.perf_counter() - started))
     total, patients = sum(counts.values()), config.patients
     per_type = ", ".join(f"{t}={n}" for t, n in counts.items())
     print(f"{patients} patients, {total} resources ({total / max(patients, 1):.1f} per patient): {per_type}")
-    for label, seconds in (("generate", generated - started), ("generate + write NDJSON", written - started)):
+    for label, seconds in timings:
         seconds = max(seconds, 1e-9)
         rates = f"{patients / seconds:.0f} patients/s, {total / seconds:.0f} resources/s"
         print(f"{label}: {seconds:.2f} s = {rates}")

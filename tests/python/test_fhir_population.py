@@ -23,6 +23,7 @@ from simulators.fhir.population import (
     PopulationConfig,
     generate_population,
     iter_patient_ids,
+    stream_bulk_export,
     write_bulk_export,
 )
 
@@ -410,6 +411,18 @@ def test_bulk_export_files_counts_and_split(population_30: Population, tmp_path:
         assert lines == population_30.resources[resource_type]
 
 
+@pytest.mark.parametrize("per_file", [None, 7])
+def test_streamed_export_is_byte_identical_to_the_in_memory_one(tmp_path: Path, per_file: int | None) -> None:
+    config = PopulationConfig(patients=25, seed=11)
+    population = generate_population(config)
+    counts = write_bulk_export(population, tmp_path / "memory", max_resources_per_file=per_file)
+    summary = stream_bulk_export(config, tmp_path / "stream", max_resources_per_file=per_file)
+    assert summary.counts == counts
+    assert summary.ground_truth == population.ground_truth
+    assert export_digest(tmp_path / "stream") == export_digest(tmp_path / "memory")
+    assert len(export_digest(tmp_path / "memory")) > len(RESOURCE_TYPES) or per_file is None
+
+
 def test_export_imports_into_the_healthlake_stand_in_without_rejections(tmp_path: Path) -> None:
     from simulators.fhir.bulk_import import import_bulk_export
 
@@ -425,6 +438,8 @@ def test_command_line_prints_throughput(tmp_path: Path) -> None:
 
     assert main(["--patients", "5", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "Patient.000.ndjson").read_text(encoding="utf-8").count("\n") == 5
+    assert main(["--patients", "6", "--stream", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "Patient.000.ndjson").read_text(encoding="utf-8").count("\n") == 6
 
 
 @pytest.mark.parametrize("bad", [{"patients": -1}, {"patients": 2.5}, {"seed": "x"}, {"as_of": "2026-11-01"}])
