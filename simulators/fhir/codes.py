@@ -86,6 +86,13 @@ NICKNAMES: dict[str, str] = {
     "Patricia": "Pat", "Margaret": "Peggy", "Katherine": "Kate", "Catherine": "Cathy", "Rebecca": "Becky",
     "Jessica": "Jess", "Susan": "Sue", "Deborah": "Debbie", "Kimberly": "Kim", "Victoria": "Vicky",
     "Stephanie": "Steph", "Christina": "Tina", "Samantha": "Sam", "Alexandra": "Alex", "Abigail": "Abby",
+    "David": "Dave", "Charles": "Charlie", "Edward": "Ed", "Timothy": "Tim", "Kenneth": "Ken",
+    "Steven": "Steve", "Jonathan": "Jon", "Gregory": "Greg", "Ronald": "Ron", "Donald": "Don",
+    "Raymond": "Ray", "Lawrence": "Larry",
+    "Jacob": "Jake", "Zachary": "Zach", "Nathan": "Nate", "Gerald": "Jerry", "Frederick": "Fred",
+    "Barbara": "Barb", "Amanda": "Mandy", "Cynthia": "Cindy", "Pamela": "Pam", "Kathleen": "Kathy",
+    "Christine": "Chris", "Melissa": "Mel", "Michelle": "Shelly", "Jacqueline": "Jackie", "Nicole": "Nikki",
+    "Theresa": "Terri", "Valerie": "Val", "Gabrielle": "Gabby", "Madison": "Maddie", "Olivia": "Liv",
 }
 
 

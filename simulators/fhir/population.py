@@ -362,9 +362,11 @@ class _PatientBuilder:
         names = [official]
         if gender == "female" and married and rng.random() < 0.7:
             names.append({"use": "maiden", "family": pools.family_names.pick(rng), "given": given_names})
-        elif rng.random() < 0.12:
-            nickname = c.NICKNAMES.get(given) or given[: max(3, len(given) // 2)]
-            names.append({"use": "nickname", "family": family, "given": [nickname]})
+        elif rng.random() < 0.2:
+            if given in c.NICKNAMES:
+                names.append({"use": "nickname", "family": family, "given": [c.NICKNAMES[given]]})
+            elif len(given_names) > 1:  # goes by the middle name
+                names.append({"use": "usual", "family": family, "given": [given_names[1]]})
 
         phone = f"555-{rng.randrange(200, 1000)}-{rng.randrange(10000):04d}"
         telecom: list[Resource] = [{"system": "phone", "value": phone, "use": "home"}]
