@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -209,6 +210,17 @@ def test_output_does_not_depend_on_process_or_hash_seed(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", script, str(tmp_path / "there")], check=True, cwd=REPO_ROOT,
                    env=env, timeout=120)
     assert export_digest(tmp_path / "here") == export_digest(tmp_path / "there")
+
+
+def test_global_random_state_is_neither_used_nor_changed() -> None:
+    config = PopulationConfig(patients=8, seed=4)
+    random.seed(1)
+    expected_next = random.random()
+    random.seed(1)
+    first = generate_population(config)
+    assert random.random() == expected_next
+    random.seed(2)
+    assert generate_population(config).resources == first.resources
 
 
 def test_smaller_population_is_a_prefix_and_ids_can_be_listed_alone() -> None:
