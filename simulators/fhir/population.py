@@ -98,9 +98,11 @@ class PatientTruth:
     has_prefix: bool
     race: str | None  # text of the US Core race extension (None: no extension)
     ethnicity: str | None
+    address_line: str  # first line of the home address
     city: str
     state: str
     postal_code: str
+    email: str | None
     condition_count: int
     anaphylaxis_allergy_count: int  # allergies with at least one anaphylaxis manifestation
     encounter_count: int
@@ -373,6 +375,7 @@ class _PatientBuilder:
         if rng.random() < 0.25:
             mobile = f"555-{rng.randrange(200, 1000)}-{rng.randrange(10000):04d}"
             telecom.append({"system": "phone", "value": mobile, "use": "mobile"})
+        email = None
         if adult and rng.random() < 0.35:
             domain = rng.choice(("example.com", "example.org", "example.net"))
             email = f"{given.lower()}.{family.lower()}{rng.randrange(100)}@{domain}".replace(" ", "")
@@ -442,8 +445,8 @@ class _PatientBuilder:
         facts = {
             "given_name": given, "family_name": family, "gender": gender, "phone": phone,
             "deceased_date": deceased_date, "name_count": len(names), "has_prefix": has_prefix,
-            "race": race_text, "ethnicity": ethnicity_text, "city": city, "state": state,
-            "postal_code": postal_code,
+            "race": race_text, "ethnicity": ethnicity_text, "address_line": lines[0], "city": city,
+            "state": state, "postal_code": postal_code, "email": email,
         }
         return patient, facts
 

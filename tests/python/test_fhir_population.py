@@ -279,6 +279,8 @@ def recompute_truth(population: Population) -> dict[str, dict[str, Any]]:
             "has_prefix": "prefix" in official,
             "race": ext_text(RACE_URL),
             "ethnicity": ext_text(ETHNICITY_URL),
+            "address_line": patient["address"][0]["line"][0],
+            "email": next((t["value"] for t in patient["telecom"] if t["system"] == "email"), None),
             "city": patient["address"][0]["city"],
             "state": patient["address"][0]["state"],
             "postal_code": patient["address"][0]["postalCode"],
