@@ -106,3 +106,22 @@ def test_allergy_fact_keeps_every_allergy_row(built) -> None:
     ).fetchall()
     assert sum(n for _, n in staged) == truth_rows
     assert fact_rows[1] == sum(n * category_multiplier[a] for a, n in staged)
+
+
+def test_analyst_view_reveals_no_name_phone_mrn_or_full_birth_date(built) -> None:
+    population, con = built
+    schema = relation_name(con, "dim_patient").split(".")[0].strip('"')
+    analyst_rows = con.execute(f"select * from {schema}_analyst.dim_patient").fetchall()
+    clear_rows = con.execute(f"select count(*) from {schema}.dim_patient").fetchone()[0]
+    assert len(analyst_rows) == clear_rows == len(population.ground_truth)
+    shown = {str(value) for row in analyst_rows for value in row if value is not None}
+    for truth in population.ground_truth.values():
+        secrets = {truth.given_name, truth.family_name, truth.phone, truth.mrn}
+        if truth.birth_date.timetuple().tm_yday != 1:  # a 1 January birthday is its own year
+            secrets.add(str(truth.birth_date))
+        assert not secrets & shown, truth.patient_id
+    # Masked, not dropped: birth year and the patient key stay usable for analysis.
+    years = dict(con.execute(
+        f"select patient_id, extract(year from birth_date) from {schema}_analyst.dim_patient"
+    ).fetchall())
+    assert years == {t.patient_id: t.birth_date.year for t in population.ground_truth.values()}
