@@ -3,6 +3,7 @@ simulator's own ground truth (what it decided, not what it wrote)."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,8 @@ def built(
     # Analyses compile now: dbt needs the warehouse file, which the read-only connection below holds.
     compiled = run_dbt(data_dir, "compile", "--select", "resource_type:analysis")
     assert compiled.returncode == 0, compiled.stdout[-4000:]
+    docs = run_dbt(data_dir, "docs", "generate")
+    assert docs.returncode == 0, docs.stdout[-4000:]
     con = connect_warehouse(load_settings(data_dir))
     yield population, con, data_dir
     con.close()
@@ -146,3 +149,17 @@ def test_reference_allergy_analysis_runs_on_the_marts(built) -> None:
     assert [(r[0], r[6]) for r in result] == sorted((r[0], r[6]) for r in result)
     with_allergies = {t.patient_id for t in population.ground_truth.values() if t.allergy_count}
     assert {r[0] for r in result} == with_allergies
+
+
+def test_docs_describe_every_model_and_column(built) -> None:
+    _, _, data_dir = built
+    manifest = json.loads((data_dir / "dbt-target" / "manifest.json").read_text(encoding="utf-8"))
+    catalog = json.loads((data_dir / "dbt-target" / "catalog.json").read_text(encoding="utf-8"))
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    undocumented = [m["name"] for m in models if not m["description"].strip()]
+    assert not undocumented
+    for model in models:
+        catalog_columns = {c.lower() for c in catalog["nodes"][model["unique_id"]]["columns"]}
+        described = {name.lower() for name, col in model["columns"].items() if col["description"].strip()}
+        assert catalog_columns <= described, (model["name"], catalog_columns - described)
+    assert any(e["name"] == "analyst_patient_allergies" for e in manifest["exposures"].values())
