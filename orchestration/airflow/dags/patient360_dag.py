@@ -18,6 +18,7 @@ Configuration (environment variables; nothing secret in this file):
   P360_FHIR_IMPORT_DIR      bulk-export NDJSON folder imported into HealthLake on each run (unset: skipped)
   P360_DAG_STREAM_REFRESH   auto (default: when the CLI has `ingest`) | on | off
   P360_DAG_REPLICATE        auto (default: when the CLI has `replicate`) | on | off
+  P360_DAG_STREAM_REFRESH_ARGS, P360_DAG_REPLICATE_ARGS  the hooks' CLI arguments (defaults above)
   P360_DAG_SCHEDULE         cron (default */15 * * * *)
   P360_DAG_TEST_BEHAVIOR    build (default: a `dbt build` task per model) | after_each (run, then test task)
   P360_CLI, P360_DBT        paths of the patient360 and dbt executables (default: beside this Python, else PATH);
@@ -116,6 +117,12 @@ def cli_task(task_id: str, cli: str, arguments: str) -> BashOperator:
     return BashOperator(task_id=task_id, bash_command=f"{shlex.quote(cli)} {arguments}", cwd=str(PROJECT_DIR))
 
 
+# (task id, on/off/auto setting, CLI arguments; the first word is the subcommand looked for in --help)
+HOOKS = [
+    ("stream_refresh", "P360_DAG_STREAM_REFRESH",
+     os.environ.get("P360_DAG_STREAM_REFRESH_ARGS", "ingest stream --refresh")),
+    ("replicate_once", "P360_DAG_REPLICATE", os.environ.get("P360_DAG_REPLICATE_ARGS", "replicate --once")),
+]
 TARGET = os.environ.get("P360_TARGET", "local")
 CLI = executable("P360_CLI", "patient360")
 DBT = executable("P360_DBT", "dbt")
@@ -147,10 +154,9 @@ with DAG(
             skip_on_exit_code=SKIP_EXIT_CODE,
             cwd=str(PROJECT_DIR),
         )
-        if hook_enabled("P360_DAG_STREAM_REFRESH", "ingest", AVAILABLE):
-            cli_task("stream_refresh", CLI, "ingest stream --refresh")
-        if hook_enabled("P360_DAG_REPLICATE", "replicate", AVAILABLE):
-            cli_task("replicate_once", CLI, "replicate --once")
+        for task_id, setting, arguments in HOOKS:
+            if hook_enabled(setting, arguments.split()[0], AVAILABLE):
+                cli_task(task_id, CLI, arguments)
 
     freshness = DbtSourceLocalOperator(
         task_id="dbt_source_freshness",
