@@ -82,7 +82,9 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "SCARF_ANALYTICS": "false",  # cosmos / airflow usage telemetry: no network here
+        # cosmos / airflow usage telemetry: off (no network here, and none wanted)
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "SCARF_NO_ANALYTICS": "true",
         "DO_NOT_TRACK": "true",
         "P360_DATA_DIR": str(data_dir),
         "P360_HEALTHLAKE_DB": HEALTHLAKE_DB,
