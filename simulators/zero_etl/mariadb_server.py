@@ -170,7 +170,8 @@ def start(
         )
         if result.returncode != 0:
             raise MariaDbUnavailable(
-                f"mariadb-install-db failed for {datadir} (exit {result.returncode}):\n{result.stderr[-2000:]}"
+                f"mariadb-install-db failed for {datadir} (exit {result.returncode}):\n"
+                f"{result.stderr[-2000:]}"
             )
     sock = _socket_path(base)
     with contextlib.suppress(FileNotFoundError):
@@ -193,14 +194,19 @@ def start(
     while not _can_connect(str(sock)):
         if process.poll() is not None:
             raise MariaDbUnavailable(
-                f"mariadbd exited with code {process.returncode} on start; error log {log_error}:\n{_tail(log_error)}"
+                f"mariadbd exited with code {process.returncode} on start; "
+                f"error log {log_error}:\n{_tail(log_error)}"
             )
         if time.monotonic() > deadline:
             process.kill()
-            raise MariaDbUnavailable(f"mariadbd did not accept connections within {timeout:.0f}s; see {log_error}")
+            raise MariaDbUnavailable(
+                f"mariadbd did not accept connections within {timeout:.0f}s; see {log_error}"
+            )
         time.sleep(0.1)
     _bootstrap(str(sock))
-    server = MariaDbServer(base_dir=str(base), port=port, socket=str(sock), pid=process.pid, server_id=server_id)
+    server = MariaDbServer(
+        base_dir=str(base), port=port, socket=str(sock), pid=process.pid, server_id=server_id,
+    )
     _state_file(base).write_text(json.dumps(asdict(server), indent=2))
     return server
 
@@ -221,7 +227,9 @@ def _bootstrap(sock: str) -> None:
                 cur.execute("select @@global." + name)
                 (value,) = cur.fetchone()
                 if str(value).upper() != expected:
-                    raise MariaDbUnavailable(f"MariaDB started with {name}={value}, zero-ETL needs {expected}")
+                    raise MariaDbUnavailable(
+                        f"MariaDB started with {name}={value}, zero-ETL needs {expected}"
+                    )
     finally:
         con.close()
 
