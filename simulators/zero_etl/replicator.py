@@ -522,7 +522,7 @@ class Replicator:
                     elif event.table not in self.tables:
                         txn.clear()
                         flush()
-                        self.mark_resync_required(f"changes to a table new since the last sync: {event.table}")
+                        self.mark_resync_required(f"changes to a table new since last sync: {event.table}")
                         return "resync"
                 elif isinstance(event, XidEvent) or (
                     isinstance(event, QueryEvent) and event.query.strip().upper() == "COMMIT"

@@ -35,3 +35,17 @@ def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "--target-path", str(data_dir / "dbt-target"), "--log-path", str(data_dir / "dbt-logs"),
     ]
     return subprocess.run(command, env=dbt_env(data_dir), capture_output=True, text=True, timeout=600)
+
+
+# --- front desk / zero-ETL: one private MariaDB for the session (real server, loopback only) ---------
+
+
+@pytest.fixture(scope="session")
+def mariadb_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from simulators.zero_etl import mariadb_server as server_module
+
+    if not server_module.is_installed():
+        pytest.fail("MariaDB is not installed: run `make services` (apt-get install -y mariadb-server)")
+    server = server_module.start(tmp_path_factory.mktemp("mariadb"), timeout=90)
+    yield server
+    server_module.stop(server)
