@@ -491,7 +491,7 @@ class Replicator:
             finally:
                 con.close()
         settings = {"host": self.source.host, "port": self.source.port, "user": self.source.user,
-                    "passwd": self.source.password}
+                    "password": self.source.password}
         stream = BinLogStreamReader(
             connection_settings=settings, server_id=self.server_id, resume_stream=True,
             log_file=position.log_file, log_pos=position.log_pos, blocking=True,
