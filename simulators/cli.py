@@ -57,6 +57,9 @@ def cmd_healthlake_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_dbt(settings: Settings, dbt_args: list[str]) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from simulators.zero_etl.replicator import ensure_replica
+
+    ensure_replica(settings.data_dir)  # profiles.yml attaches the zero-ETL replica read_only: it must exist
     command = ["dbt", *dbt_args, "--project-dir", str(settings.project_dir)]
     return subprocess.run(command, env=settings.dbt_env(), cwd=settings.project_dir).returncode
 

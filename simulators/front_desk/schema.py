@@ -16,6 +16,12 @@ COLUMNS = (
     "patient_id", "gender", "date_of_birth", "appointment_datetime", "phone_number",
     "status", "provider_id", "department", "booked_at", "updated_at",
 )
+# How the replica (DuckDB, via the zero-ETL type mapping) types each column; kept beside the DDL.
+REPLICA_TYPES = {
+    "patient_id": "VARCHAR", "gender": "VARCHAR", "date_of_birth": "DATE", "appointment_datetime": "TIMESTAMP",
+    "phone_number": "VARCHAR", "status": "VARCHAR", "provider_id": "VARCHAR", "department": "VARCHAR",
+    "booked_at": "TIMESTAMP", "updated_at": "TIMESTAMP",
+}
 
 _STATUS_LIST = ", ".join(f"'{s}'" for s in STATUSES)
 

@@ -37,7 +37,8 @@ from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import HeartbeatLogEvent, QueryEvent, RotateEvent, XidEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from simulators.front_desk.connection import MySqlSettings, connect
+from simulators.front_desk.connection import DEFAULT_DATABASE, MySqlSettings, connect
+from simulators.front_desk.schema import REPLICA_TYPES, TABLE
 
 log = logging.getLogger(__name__)
 
@@ -571,6 +572,22 @@ class Replicator:
             return False
         schema = event.schema.decode() if isinstance(event.schema, bytes) else str(event.schema)
         return schema == self.database or f"{self.database.lower()}." in query.replace("`", "")
+
+
+def ensure_replica(data_dir: Path, zetl_db: str | None = None, database: str = DEFAULT_DATABASE) -> Path:
+    """An empty replica (schema, empty front-desk table, metadata) so dbt can attach it before any sync.
+
+    No position is stored: the first replicator run still takes its snapshot. An existing file is left alone.
+    """
+    zetl_db = zetl_db or os.environ.get("P360_ZETL_DB", DEFAULT_ZETL_DB)
+    replicator = Replicator(MySqlSettings(database=database), data_dir, zetl_db)
+    if replicator.replica_path.exists():
+        return replicator.replica_path
+    replicator.initialise()
+    with replicator.replica() as con:
+        columns = ", ".join(f"{quote(name)} {sql_type}" for name, sql_type in REPLICA_TYPES.items())
+        con.execute(f"create table if not exists {quote(database)}.{quote(TABLE)} ({columns})")
+    return replicator.replica_path
 
 
 def replication_lag_summary(replica_path: Path) -> dict[str, float]:

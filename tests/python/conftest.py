@@ -30,6 +30,9 @@ def dbt_env(data_dir: Path) -> dict[str, str]:
 
 def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """dbt against a private data dir, with private target/log paths so runs never share state."""
+    from simulators.zero_etl.replicator import ensure_replica
+
+    ensure_replica(data_dir)  # profiles.yml attaches the front-desk replica read_only: it must exist
     command = [
         "dbt", *args, "--project-dir", str(PROJECT_DIR),
         "--target-path", str(data_dir / "dbt-target"), "--log-path", str(data_dir / "dbt-logs"),
