@@ -33,7 +33,7 @@ def compile_for_redshift(project_dir: Path, target_path: Path, incremental: bool
     env = {**os.environ, **OFFLINE_ENV}
     env.setdefault("DBT_PROFILES_DIR", str(project_dir / "profiles"))
     command = [
-        "dbt", "compile", "--target", "redshift", "--no-populate-cache", "--quiet",
+        str(Path(sys.executable).parent / "dbt"), "compile", "--target", "redshift", "--no-populate-cache", "--quiet",
         "--project-dir", str(project_dir), "--target-path", str(target_path),
         "--vars", f"{{p360_force_incremental: {str(incremental).lower()}}}",
     ]

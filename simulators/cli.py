@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from simulators.settings import Settings, load_settings
+from simulators.settings import Settings, dbt_executable, load_settings
 
 console = Console(stderr=True)
 
@@ -60,7 +60,7 @@ def run_dbt(settings: Settings, dbt_args: list[str]) -> int:
     from simulators.zero_etl.replicator import ensure_replica
 
     ensure_replica(settings.data_dir)  # profiles.yml attaches the zero-ETL replica read_only: it must exist
-    command = ["dbt", *dbt_args, "--project-dir", str(settings.project_dir)]
+    command = [dbt_executable(), *dbt_args, "--project-dir", str(settings.project_dir)]
     return subprocess.run(command, env=settings.dbt_env(), cwd=settings.project_dir).returncode
 
 

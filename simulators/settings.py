@@ -7,6 +7,8 @@ local stand-ins under P360_DATA_DIR.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,3 +49,9 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         data_dir=chosen.resolve(),
         healthlake_db=os.environ.get("P360_HEALTHLAKE_DB", "patient360_healthlake_view"),
     )
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the project's venv), else the one on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")

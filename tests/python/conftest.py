@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from simulators.settings import dbt_executable
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DIR = PROJECT_DIR.parent / "shared"
 SYNTHEA_DIR = SHARED_DIR / "fhir-samples" / "synthea-10"
@@ -34,7 +36,7 @@ def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
     ensure_replica(data_dir)  # profiles.yml attaches the front-desk replica read_only: it must exist
     command = [
-        "dbt", *args, "--project-dir", str(PROJECT_DIR),
+        dbt_executable(), *args, "--project-dir", str(PROJECT_DIR),
         "--target-path", str(data_dir / "dbt-target"), "--log-path", str(data_dir / "dbt-logs"),
     ]
     return subprocess.run(command, env=dbt_env(data_dir), capture_output=True, text=True, timeout=600)
