@@ -9,7 +9,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test lint redshift-check clean
+.PHONY: setup services demo test lint redshift-check bench-zero-etl clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ $(STAMP): pyproject.toml
 	touch $@
 
 setup: $(STAMP)
+
+# Local services the tests use for real: MariaDB (the Aurora MySQL stand-in). Debian package, installed once.
+services:
+	@if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then \
+		echo "installing mariadb-server (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; \
+	fi
 
 demo: setup
 	$(BIN)/patient360 run --patients 50 --seed 42 --show 5
@@ -28,9 +35,12 @@ lint: setup
 redshift-check: setup
 	$(BIN)/python scripts/check_redshift_sql.py
 
-test: setup lint
+test: setup lint services
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/check_redshift_sql.py
+
+bench-zero-etl: setup services
+	$(BIN)/python bench/zero_etl_lag.py
 
 clean:
 	rm -rf $(VENV) .local target logs

@@ -21,6 +21,10 @@ from tests.python.conftest import HEALTHLAKE_DB, run_dbt
 pytestmark = pytest.mark.slow
 ZETL_DB = "zetl_dbt_test"
 START = datetime(2026, 3, 2, 7, 30)
+# the front-desk models and the patients they resolve to (cautious: not the other staging models' tests)
+BUILD_FRONT_DESK = (
+    "build", "--select", "stg_healthlake__patients", "source:front_desk+", "--indirect-selection", "cautious",
+)
 MR_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}
 
 
@@ -79,7 +83,7 @@ def test_dbt_models_resolve_identities_report_exceptions_and_summarise(front_des
     data_dir, simulator, id_of = front_desk_warehouse
     as_of = simulator.clock.replace(microsecond=0)
     build = run_dbt(
-        data_dir, "build", "--select", "stg_healthlake__patients", "source:front_desk+", "--indirect-selection", "cautious",
+        data_dir, *BUILD_FRONT_DESK,
         "--vars", f"{{front_desk_as_of: '{as_of:%Y-%m-%d %H:%M:%S}'}}",
     )
     assert build.returncode == 0, build.stdout[-4000:]
@@ -130,9 +134,7 @@ def test_dbt_models_resolve_identities_report_exceptions_and_summarise(front_des
 
 def test_dbt_staging_tests_catch_duplicate_keys_and_unknown_statuses(front_desk_warehouse) -> None:
     data_dir, _, _ = front_desk_warehouse
-    build = run_dbt(
-        data_dir, "build", "--select", "stg_healthlake__patients", "source:front_desk+", "--indirect-selection", "cautious"
-    )
+    build = run_dbt(data_dir, *BUILD_FRONT_DESK)
     assert build.returncode == 0, build.stdout[-4000:]
     # Tamper with the replica behind the replicator's back: a duplicated key and an unknown status.
     with duckdb.connect(str(data_dir / f"{ZETL_DB}.duckdb")) as replica:
