@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -247,3 +248,36 @@ def stop(server: MariaDbServer, *, timeout: float = 30.0) -> None:
         time.sleep(0.1)
     with contextlib.suppress(FileNotFoundError):
         _state_file(Path(server.base_dir)).unlink()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="private MariaDB for the front desk (Aurora MySQL stand-in)")
+    parser.add_argument("action", choices=["start", "stop", "status"])
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("P360_DATA_DIR", ".local")))
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir.resolve()
+    server = running(data_dir)
+    if args.action == "stop":
+        if server:
+            stop(server)
+        print("stopped" if server else "not running")
+        return 0
+    if args.action == "start" and server is None:
+        try:
+            server = start(data_dir)
+        except MariaDbUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if server is None:
+        print("not running")
+        return 1
+    # Shell-ready: eval "$(python -m simulators.zero_etl.mariadb_server start)"
+    for name, value in server.settings.as_env().items():
+        print(f"export {name}={value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

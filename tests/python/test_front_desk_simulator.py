@@ -88,3 +88,29 @@ def test_phone_and_gender_cleaning() -> None:
     assert clean_phone("+1 (555) 123-4567 x89") == "+15551234567"
     assert clean_phone("") is None
     assert gender_code("female") == "F" and gender_code("other") == "O" and gender_code(None) is None
+
+
+def test_patients_from_healthlake_give_the_desk_the_fhir_population(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from simulators.fhir.bulk_import import import_bulk_export
+    from simulators.front_desk.patients import patients_from_healthlake
+
+    people = synthetic_patients(12, seed=4)
+    mr = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}
+    ss = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "SS"}]}
+    resources = [
+        {"resourceType": "Patient", "id": p.patient_id, "gender": p.gender, "birthDate": p.birth_date.isoformat(),
+         "identifier": [{"type": ss, "value": "999-00-0000"}, {"type": mr, "value": p.mrn}],
+         "telecom": [{"system": "email", "value": "x@example.org"}, {"system": "phone", "value": p.phone}]}
+        for p in people
+    ]
+    resources[0]["birthDate"] = "1970-05"  # partial FHIR date: the desk has no full date of birth
+    (tmp_path / "Patient.000.ndjson").write_text("\n".join(json.dumps(r) for r in resources) + "\n")
+    import_bulk_export(tmp_path, tmp_path, "hl_test")
+    loaded = {p.patient_id: p for p in patients_from_healthlake(tmp_path / "awsdatacatalog.duckdb", "hl_test")}
+    assert set(loaded) == {p.patient_id for p in people}
+    for person in people[1:]:
+        assert loaded[person.patient_id] == person
+    assert loaded[people[0].patient_id].birth_date is None
+    assert loaded[people[0].patient_id].mrn == people[0].mrn
