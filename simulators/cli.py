@@ -75,7 +75,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from simulators.warehouse import connect_warehouse, relation_name
 
-    out = Console()
+    out = Console(width=max(Console().width, 140))
     with connect_warehouse(settings) as con:
         for model, columns in SHOWN_MODELS.items():
             relation = relation_name(con, model)
@@ -85,7 +85,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
             ).fetchall()
             table = Table(title=f"{model} ({total} rows)", title_justify="left")
             for column in columns:
-                table.add_column(column, overflow="fold")
+                table.add_column(column.split(" as ")[-1], overflow="fold")
             for row in rows:
                 table.add_row(*("" if v is None else str(v) for v in row))
             out.print(table)
@@ -93,11 +93,13 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 SHOWN_MODELS: dict[str, list[str]] = {
-    "stg_healthlake__patients": [
-        "patient_id", "given_name", "family_name", "gender", "birth_date", "is_deceased", "race", "mrn",
+    "dim_patient": [
+        "left(patient_id, 8) as patient", "given_name", "family_name", "gender", "age_years", "is_deceased",
+        "race", "mrn",
     ],
-    "stg_healthlake__allergy_intolerances": [
-        "patient_id", "allergen_description", "criticality", "manifestation_display", "is_anaphylaxis",
+    "fct_patient_allergies": [
+        "left(patient_id, 8) as patient", "category", "allergen_description", "criticality",
+        "allergy_description", "is_anaphylaxis",
     ],
 }
 

@@ -68,10 +68,9 @@ phones_ranked as (
         contact_point.value as phone_number,
         row_number() over (
             partition by patients.id
+            {#- FHIR: rank 1 is the most preferred; unranked numbers in the order listed. #}
             order by
-                case contact_point.{{ adapter.quote('use') }}
-                    when 'mobile' then 1 when 'home' then 2 when 'work' then 3 else 4
-                end,
+                case when contact_point.rank is null then 1 else 0 end,
                 contact_point.rank,
                 telecom_index
         ) as phone_preference
