@@ -4,6 +4,7 @@
   patient360 healthlake import DIR [--validate]         bulk-export NDJSON -> HealthLake tables (DuckDB)
   patient360 build [--target local|redshift] [ARGS]     dbt build of the project
   patient360 show [--limit 5]                           a few rows of the patient tables
+  patient360 front-desk [--days 1] [--seed 42]          front-desk operations on MariaDB -> zero-ETL replica
   patient360 run --patients 50 --seed 42 --show 5       all of the above, once
 
 Exit codes: 0 success, 1 a step failed (its output says which), 2 bad usage or bad input.
@@ -104,11 +105,37 @@ SHOWN_MODELS: dict[str, list[str]] = {
 }
 
 
+def cmd_front_desk(args: argparse.Namespace, settings: Settings) -> int:
+    """The desk works on the HealthLake population (synthetic ids without it) on a private MariaDB
+    (FRONT_DESK_MYSQL_* with --use-env), then the zero-ETL replicator catches up."""
+    from simulators.front_desk.__main__ import run as run_front_desk
+    from simulators.zero_etl.mariadb_server import MariaDbUnavailable
+
+    try:
+        summary = run_front_desk(
+            settings.data_dir, seed=args.seed, days=args.days, local_server=not getattr(args, "use_env", False),
+            show_progress=sys.stderr.isatty(),
+        )
+    except MariaDbUnavailable as exc:
+        if not getattr(args, "optional", False):
+            console.print(f"[red]error:[/red] {exc}")
+            return 2
+        console.print(f"[yellow]front desk skipped:[/yellow] {exc}; the replica stays empty")
+        return 0
+    except (ConnectionError, FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    console.print(summary)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     steps = [
         ("simulate FHIR", lambda: cmd_simulate_fhir(args, settings)),
         ("import into HealthLake stand-in",
          lambda: cmd_healthlake_import(argparse.Namespace(source=args.written_to, validate=False), settings)),
+        ("front desk on MariaDB + zero-ETL replica",
+         lambda: cmd_front_desk(argparse.Namespace(seed=args.seed, days=1.0, optional=True), settings)),
         ("dbt build", lambda: cmd_build(argparse.Namespace(target="local", dbt_args=[]), settings)),
     ]
     if args.show:
@@ -152,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print a few rows of the patient tables")
     show.add_argument("--limit", type=int, default=5)
     show.set_defaults(handler=cmd_show)
+
+    front_desk = sub.add_parser("front-desk", help="front-desk operations on MySQL/MariaDB + zero-ETL replica")
+    front_desk.add_argument("--days", type=float, default=1.0, help="simulated days of desk operations")
+    front_desk.add_argument("--seed", type=int, default=42)
+    front_desk.add_argument("--use-env", action="store_true", help="the MySQL FRONT_DESK_MYSQL_* points at")
+    front_desk.set_defaults(handler=cmd_front_desk)
 
     run = sub.add_parser("run", help="simulate, import and build once, on the local target")
     run.add_argument("--patients", type=int, default=50)

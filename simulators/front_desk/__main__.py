@@ -25,7 +25,7 @@ from simulators.front_desk.schema import create_schema
 def run(
     data_dir: Path, *, patients: int = 100, seed: int = 42, days: float = 1.0, local_server: bool = True,
     replicate: bool = True, from_healthlake: bool | None = None, start: datetime | None = None,
-    show_progress: bool = False,
+    show_progress: bool = False, keep_server: bool = False,
 ) -> str:
     """Simulate the desk (and replicate); returns a one-line summary. Exceptions name what went wrong."""
     healthlake_db = os.environ.get("P360_HEALTHLAKE_DB", "patient360_healthlake_view")
@@ -33,13 +33,29 @@ def run(
     if from_healthlake is None:
         from_healthlake = catalog.exists()
     people = patients_from_healthlake(catalog, healthlake_db) if from_healthlake else synthetic_patients(patients, seed)
+    started = None
     if local_server:
         from simulators.zero_etl import mariadb_server
 
-        settings = mariadb_server.ensure_running(data_dir).settings
+        server = mariadb_server.running(data_dir)
+        if server is None:
+            server = started = mariadb_server.start(data_dir)
+        settings = server.settings
     else:
         settings = MySqlSettings.from_env()
-    # Default start: 10 simulated days ago at the desk's opening, so the stream reaches "today".
+    try:
+        return _simulate(data_dir, people, settings, seed=seed, days=days, replicate=replicate, start=start,
+                         show_progress=show_progress)
+    finally:
+        if started is not None and not keep_server:
+            mariadb_server.stop(started)  # a server this call started does not outlive it unless asked
+
+
+def _simulate(
+    data_dir: Path, people: list, settings: MySqlSettings, *, seed: int, days: float, replicate: bool,
+    start: datetime | None, show_progress: bool,
+) -> str:
+    # Default start: as many days ago as are simulated, at opening time, so the stream ends about "today".
     start = start or datetime.combine(datetime.now().date() - timedelta(days=max(1, int(days))), time(7, 30))
     simulator = FrontDeskSimulator(people, seed=seed, start=start, mrn_only_share=0.1, unknown_share=0.02)
     con = connect(settings, with_database=False)
@@ -71,12 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--local-server", action="store_true", help="start/reuse a private MariaDB")
     parser.add_argument("--replicate", action="store_true", help="run the zero-ETL replicator until caught up")
     parser.add_argument("--synthetic", action="store_true", help="ignore the HealthLake stand-in")
+    parser.add_argument("--keep-server", action="store_true", help="leave the private MariaDB running")
     args = parser.parse_args(argv)
     try:
         summary = run(
             args.data_dir.resolve(), patients=args.patients, seed=args.seed, days=args.days,
             local_server=args.local_server, replicate=args.replicate,
             from_healthlake=False if args.synthetic else None, show_progress=sys.stderr.isatty(),
+            keep_server=args.keep_server,
         )
     except (ConnectionError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
