@@ -396,12 +396,13 @@ class Replicator:
             [self.integration_id, position.log_file, position.log_pos, datetime.now(UTC)],
         )
 
-    def mark_resync_required(self, reason: str) -> None:
+    def mark_resync_required(self, reason: str, state: str = "ResyncRequired") -> None:
+        """Every synced table -> ``state`` (ResyncRequired, or Failed when applying changes failed)."""
         with self.replica() as duck:
             duck.execute(
-                f"update {METADATA_SCHEMA}.integration_table_state set table_state = 'ResyncRequired', "
+                f"update {METADATA_SCHEMA}.integration_table_state set table_state = ?, "
                 "reason = ?, last_updated_timestamp = ? where integration_id = ? and table_state = 'Synced'",
-                [reason, datetime.now(UTC), self.integration_id],
+                [state, reason, datetime.now(UTC), self.integration_id],
             )
 
     # --- applying a batch --------------------------------------------------------------------------
@@ -464,8 +465,12 @@ class Replicator:
         while True:
             position = self.stored_position()
             states = self.table_states()
-            if position is None or any(s == "ResyncRequired" for s, _ in states.values()):
-                why = "initial snapshot" if position is None else "table marked ResyncRequired"
+            needs_resync = any(
+                state == "ResyncRequired" or (state == "Failed" and reason != NO_PK_REASON)
+                for state, reason in states.values()
+            )
+            if position is None or needs_resync:
+                why = "initial snapshot" if position is None else "table marked ResyncRequired or Failed"
                 position = self.resync(why)
                 report.resyncs += 1
             else:
@@ -508,7 +513,13 @@ class Replicator:
         def flush() -> None:
             nonlocal batch
             if batch:
-                self.apply(batch, committed)
+                try:
+                    self.apply(batch, committed)
+                except duckdb.Error as exc:
+                    # Nothing of the batch committed; the tables are Failed and the next run resyncs them.
+                    reason = f"applying changes failed: {type(exc).__name__}"
+                    self.mark_resync_required(reason, state="Failed")
+                    raise ZeroEtlError(f"zero-ETL {self.database}: {reason}; the next run resyncs") from exc
                 report.batches += 1
                 report.position = committed
             batch = Batch()

@@ -252,3 +252,26 @@ def test_source_without_row_based_binlog_is_rejected(mariadb_server, tmp_path: P
         with con.cursor() as cur:
             cur.execute("set global binlog_row_image = 'FULL'")
         con.close()
+
+
+def test_apply_failure_marks_tables_failed_and_the_next_run_resyncs(mariadb_server, tmp_path: Path) -> None:
+    settings = fresh_source(mariadb_server, "fd_failed")
+    sim = simulator(seed=8, patients=40)
+    con = connect(settings)
+    apply(sim.history(), con)
+    Replicator(settings, tmp_path, "zetl_failed").run(until_caught_up=True, timeout=60)
+    apply(sim.run(days=0.5), con)
+    con.close()
+
+    def replica_error(point: str) -> None:
+        if point == "apply_before_commit":
+            raise duckdb.ConversionException("value out of range")
+
+    with pytest.raises(ZeroEtlError, match="applying changes failed: ConversionException; the next run resyncs"):
+        Replicator(settings, tmp_path, "zetl_failed", fault_hook=replica_error).run(until_caught_up=True, timeout=60)
+    (state,) = replica_state(tmp_path / "zetl_failed.duckdb")
+    assert state[:2] == (TABLE, "Failed")
+    replicator = Replicator(settings, tmp_path, "zetl_failed")
+    assert replicator.run(until_caught_up=True, timeout=60).resyncs == 1
+    assert replica_state(replicator.replica_path) == [(TABLE, "Synced", None)]
+    assert_equal(settings, replicator, sim)
