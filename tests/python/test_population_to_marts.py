@@ -3,8 +3,10 @@ simulator's own ground truth (what it decided, not what it wrote)."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -17,7 +19,9 @@ from tests.python.conftest import HEALTHLAKE_DB, run_dbt
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Population, duckdb.DuckDBPyConnection]]:
+def built(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Population, duckdb.DuckDBPyConnection, Path]]:
     data_dir = tmp_path_factory.mktemp("population")
     population = generate_population(PopulationConfig(patients=60, seed=2026))
     counts = write_bulk_export(population, data_dir / "export")
@@ -26,8 +30,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Population
     assert dict(report.loaded) == {t: n for t, n in counts.items() if n}
     build = run_dbt(data_dir, "build")
     assert build.returncode == 0, build.stdout[-4000:]
+    # Analyses compile now: dbt needs the warehouse file, which the read-only connection below holds.
+    compiled = run_dbt(data_dir, "compile", "--select", "resource_type:analysis")
+    assert compiled.returncode == 0, compiled.stdout[-4000:]
+    docs = run_dbt(data_dir, "docs", "generate")
+    assert docs.returncode == 0, docs.stdout[-4000:]
     con = connect_warehouse(load_settings(data_dir))
-    yield population, con
+    yield population, con, data_dir
     con.close()
 
 
@@ -39,7 +48,7 @@ def by_patient(con: duckdb.DuckDBPyConnection, model: str, columns: str) -> dict
 
 
 def test_patients_demographics_match_ground_truth(built) -> None:
-    population, con = built
+    population, con, _ = built
     staged = by_patient(
         con, "dim_patient",
         "mrn, given_name, family_name, gender, birth_date, is_deceased, phone_number, race, ethnicity",
@@ -53,7 +62,7 @@ def test_patients_demographics_match_ground_truth(built) -> None:
 
 
 def test_allergies_match_ground_truth_with_and_without_reactions(built) -> None:
-    population, con = built
+    population, con, _ = built
     rows = con.execute(
         f"select patient_id, has_reaction from {relation_name(con, 'stg_healthlake__allergy_intolerances')}"
     ).fetchall()
@@ -75,7 +84,7 @@ def test_allergies_match_ground_truth_with_and_without_reactions(built) -> None:
 
 
 def test_conditions_immunizations_and_heart_rates_match_ground_truth(built) -> None:
-    population, con = built
+    population, con, _ = built
     conditions = by_patient(con, "int_conditions_summarised", "condition_count, active_condition_count")
     immunizations = by_patient(con, "int_immunizations_summarised", "immunization_count, last_immunization_date")
     heart_rates = Counter(
@@ -92,7 +101,7 @@ def test_conditions_immunizations_and_heart_rates_match_ground_truth(built) -> N
 
 
 def test_allergy_fact_keeps_every_allergy_row(built) -> None:
-    population, con = built
+    population, con, _ = built
     fact_rows = con.execute(
         f"select count(distinct allergy_id), count(*) from {relation_name(con, 'fct_patient_allergies')}"
     ).fetchone()
@@ -109,7 +118,7 @@ def test_allergy_fact_keeps_every_allergy_row(built) -> None:
 
 
 def test_analyst_view_reveals_no_name_phone_mrn_or_full_birth_date(built) -> None:
-    population, con = built
+    population, con, _ = built
     schema = relation_name(con, "dim_patient").split(".")[0].strip('"')
     analyst_rows = con.execute(f"select * from {schema}_analyst.dim_patient").fetchall()
     clear_rows = con.execute(f"select count(*) from {schema}.dim_patient").fetchone()[0]
@@ -125,3 +134,32 @@ def test_analyst_view_reveals_no_name_phone_mrn_or_full_birth_date(built) -> Non
         f"select patient_id, extract(year from birth_date) from {schema}_analyst.dim_patient"
     ).fetchall())
     assert years == {t.patient_id: t.birth_date.year for t in population.ground_truth.values()}
+
+
+def compiled_analysis(data_dir: Path, name: str) -> str:
+    [path] = (data_dir / "dbt-target" / "compiled").rglob(f"analyses/**/{name}.sql")
+    return path.read_text(encoding="utf-8")
+
+
+def test_reference_allergy_analysis_runs_on_the_marts(built) -> None:
+    population, con, data_dir = built
+    result = con.execute(compiled_analysis(data_dir, "patient_allergies")).fetchall()
+    fact_rows = con.execute(f"select count(*) from {relation_name(con, 'fct_patient_allergies')}").fetchone()[0]
+    assert len(result) == fact_rows > 0
+    assert [(r[0], r[6]) for r in result] == sorted((r[0], r[6]) for r in result)
+    with_allergies = {t.patient_id for t in population.ground_truth.values() if t.allergy_count}
+    assert {r[0] for r in result} == with_allergies
+
+
+def test_docs_describe_every_model_and_column(built) -> None:
+    _, _, data_dir = built
+    manifest = json.loads((data_dir / "dbt-target" / "manifest.json").read_text(encoding="utf-8"))
+    catalog = json.loads((data_dir / "dbt-target" / "catalog.json").read_text(encoding="utf-8"))
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    undocumented = [m["name"] for m in models if not m["description"].strip()]
+    assert not undocumented
+    for model in models:
+        catalog_columns = {c.lower() for c in catalog["nodes"][model["unique_id"]]["columns"]}
+        described = {name.lower() for name, col in model["columns"].items() if col["description"].strip()}
+        assert catalog_columns <= described, (model["name"], catalog_columns - described)
+    assert any(e["name"] == "analyst_patient_allergies" for e in manifest["exposures"].values())
