@@ -27,6 +27,7 @@ services:
 	fi
 
 demo: setup
+	@$(MAKE) --no-print-directory services || echo "MariaDB unavailable: the demo skips the front-desk step"
 	$(BIN)/patient360 run --patients 50 --seed 42 --show 5
 
 lint: setup
