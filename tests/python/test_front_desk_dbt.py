@@ -23,7 +23,8 @@ ZETL_DB = "zetl_dbt_test"
 START = datetime(2026, 3, 2, 7, 30)
 # the front-desk models and the patients they resolve to (cautious: not the other staging models' tests)
 BUILD_FRONT_DESK = (
-    "build", "--select", "stg_healthlake__patients", "source:front_desk+", "--indirect-selection", "cautious",
+    "build", "--select", "stg_healthlake__patients", "source:front_desk+", "stg_front_desk__integration_table_state+",
+    "--indirect-selection", "cautious",
 )
 MR_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}
 
@@ -118,6 +119,11 @@ def test_dbt_models_resolve_identities_report_exceptions_and_summarise(front_des
             "select patient_id, booked_count, arrived_count, fulfilled_count, cancelled_count, noshow_count, "
             f"no_show_rate, next_appointment_at, last_visit_at from {relation(con, 'int_appointments_summarised')}"
         ).fetchall()
+        state = con.execute(
+            "select source_table_name, table_state, table_rows "
+            f"from {relation(con, 'stg_front_desk__integration_table_state')}"
+        ).fetchall()
+    assert state == [("patient_appointment", "Synced", len(simulator.rows))]
     assert unmatched == expected_unmatched
     assert methods.get("mrn", 0) > 0 and methods.get("fhir_id", 0) > 0
     assert {row[0] for row in summary} == set(expected)
