@@ -112,9 +112,13 @@ def test_replica_stays_equal_when_the_replicator_is_killed_mid_stream(mariadb_se
             writer_done.set()
 
     process = launch()
+    replicator = Replicator(settings, tmp_path, "zetl_kill", lock_timeout=10)
+    snapshot_deadline = time.monotonic() + 30
+    while not replicator.replica_path.exists() or replicator.stored_position() is None:
+        assert time.monotonic() < snapshot_deadline, "no initial snapshot within 30 s"
+        time.sleep(0.1)
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
-    replicator = Replicator(settings, tmp_path, "zetl_kill", lock_timeout=10)
     positions = []
     kills = 0
     deadline = time.monotonic() + 90
@@ -144,6 +148,10 @@ def test_replica_stays_equal_when_the_replicator_is_killed_mid_stream(mariadb_se
     final = replicator.run(until_caught_up=True, timeout=60)
     assert final.resyncs == 0
     assert_equal(settings, replicator, sim)
+    # neither lost nor repeated: across all kills, every source transaction was applied exactly once
+    with duckdb.connect(str(replicator.replica_path), read_only=True) as duck:
+        (applied,) = duck.execute(f"select sum(transactions) from {METADATA_SCHEMA}.replication_lag").fetchone()
+    assert applied == len(operations)
 
 
 def test_crash_between_apply_and_commit_leaves_data_and_position_together(mariadb_server, tmp_path: Path) -> None:
@@ -153,7 +161,7 @@ def test_crash_between_apply_and_commit_leaves_data_and_position_together(mariad
     apply(sim.history(), con)
     Replicator(settings, tmp_path, "zetl_crash").run(until_caught_up=True, timeout=60)
     before = compare(settings, tmp_path / "zetl_crash.duckdb", TABLE, COLUMNS)
-    apply(sim.run(days=1), con)
+    day = apply(sim.run(days=1), con)
     con.close()
 
     def crash(point: str) -> None:
@@ -171,7 +179,9 @@ def test_crash_between_apply_and_commit_leaves_data_and_position_together(mariad
     assert source_rows(settings, TABLE, COLUMNS) != unchanged, "the day's operations changed nothing?"
 
     healthy = Replicator(settings, tmp_path, "zetl_crash")
-    assert healthy.run(until_caught_up=True, timeout=60).resyncs == 0
+    rerun = healthy.run(until_caught_up=True, timeout=60)
+    assert rerun.resyncs == 0
+    assert rerun.transactions == day, "the crashed batch must be applied once, all of it, on the next run"
     assert_equal(settings, healthy, sim)
 
 
