@@ -49,7 +49,8 @@ def ensure_topic(bootstrap_servers: str, topic: str, partitions: int = 3, timeou
     from kafka.errors import TopicAlreadyExistsError
 
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000),
+        bootstrap_servers=bootstrap_servers,
+        request_timeout_ms=int(timeout_s * 1000),
         **kafka_security_config(),
     )
     try:
@@ -93,7 +94,6 @@ def make_producer(bootstrap_servers: str, **overrides: Any) -> Any:
         # Throughput: fill large batches, wait a little for them, many in flight.
         "linger_ms": 25,
         "batch_size": 512 * 1024,
-        "buffer_memory": 64 * 1024 * 1024,
         "max_in_flight_requests_per_connection": 5,
         "compression_type": "gzip",
         **kafka_security_config(),
@@ -184,8 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ensure_topic(args.bootstrap_servers, args.topic, args.partitions)
     report = produce_records(
-        records, bootstrap_servers=args.bootstrap_servers, topic=args.topic, rate=args.rate,
-        total=event_count(len(ids), args.minutes, args.interval_seconds), show_progress=not args.no_progress,
+        records,
+        bootstrap_servers=args.bootstrap_servers,
+        topic=args.topic,
+        rate=args.rate,
+        total=event_count(len(ids), args.minutes, args.interval_seconds),
+        show_progress=not args.no_progress,
     )
     print(report.summary())
     return 0

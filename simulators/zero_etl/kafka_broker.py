@@ -93,8 +93,16 @@ def start_local_broker(
     # A fresh cluster id per start: the ingestor notices a restarted (hence empty) in-memory broker.
     cluster_id = f"p360-{uuid.uuid4().hex[:12]}"
     command = [
-        str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-        "--cluster-id", cluster_id, "--storage-engine", "memory://tansu/",
+        str(tansu_binary()),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--cluster-id",
+        cluster_id,
+        "--storage-engine",
+        "memory://tansu/",
     ]
     log = log_path.open("ab") if log_path else subprocess.DEVNULL
     try:
