@@ -1,5 +1,8 @@
-{#- Redshift: the external schema that maps the MSK cluster's topics to streams (IAM authentication).
-    Run once per database: dbt run-operation create_wearables_external_schema --target redshift.
+{#- Redshift: the external schema that maps the MSK cluster's topics to streams, IAM authentication.
+    Run once per database:  dbt run-operation create_wearables_external_schema --target redshift
+    The cluster is named by P360_MSK_CLUSTER_ARN (CLUSTER_ARN) or by its IAM bootstrap brokers
+    P360_MSK_BOOTSTRAP_URI (URI, e.g. 'b-1.x.kafka.eu-west-1.amazonaws.com:9098'); the role by
+    P360_MSK_IAM_ROLE_ARN ('default' = the cluster's default IAM role).
     Locally the landing file is attached by the profile instead, so nothing happens. -#}
 
 {% macro wearables_external_schema_sql() %}
@@ -7,16 +10,19 @@
 {% endmacro %}
 
 {% macro redshift__wearables_external_schema_sql() -%}
+    {%- set schema = var('wearables_msk_schema', env_var('P360_WEARABLES_MSK_SCHEMA', 'wearables_msk')) -%}
     {%- set role = var('wearables_msk_iam_role_arn', env_var('P360_MSK_IAM_ROLE_ARN', 'default')) -%}
     {%- set cluster_arn = var('wearables_msk_cluster_arn', env_var('P360_MSK_CLUSTER_ARN', '')) -%}
-    {%- if not cluster_arn and execute and flags.WHICH in ('run-operation',) -%}
-        {{ exceptions.raise_compiler_error("set P360_MSK_CLUSTER_ARN (var wearables_msk_cluster_arn) to the MSK cluster's ARN") }}
-    {%- endif -%}
-create external schema if not exists {{ adapter.quote(var('wearables_msk_schema', env_var('P360_WEARABLES_MSK_SCHEMA', 'wearables_msk'))) }}
+    {%- set bootstrap_uri = var('wearables_msk_bootstrap_uri', env_var('P360_MSK_BOOTSTRAP_URI', '')) -%}
+create external schema if not exists {{ adapter.quote(schema) }}
 from msk
 iam_role {% if role == 'default' %}default{% else %}'{{ role }}'{% endif %}
 authentication iam
-cluster_arn '{{ cluster_arn or "arn:aws:kafka:region:account:cluster/name/uuid" }}'
+{% if cluster_arn -%}
+cluster_arn '{{ cluster_arn }}'
+{%- else -%}
+uri '{{ bootstrap_uri or "msk-bootstrap-brokers.invalid:9098" }}'
+{%- endif %}
 {%- endmacro %}
 
 {% macro default__wearables_external_schema_sql() %}
@@ -25,10 +31,12 @@ cluster_arn '{{ cluster_arn or "arn:aws:kafka:region:account:cluster/name/uuid" 
 
 {% macro create_wearables_external_schema() %}
     {%- set ddl = wearables_external_schema_sql() -%}
-    {%- if ddl | trim -%}
-        {%- do run_query(ddl) -%}
-        {{ log("external schema " ~ var('wearables_msk_schema', env_var('P360_WEARABLES_MSK_SCHEMA', 'wearables_msk')) ~ " ready", info=true) }}
-    {%- else -%}
+    {%- if not ddl | trim -%}
         {{ log("target " ~ target.type ~ ": no external schema needed (the landing file is attached)", info=true) }}
+    {%- elif 'msk-bootstrap-brokers.invalid' in ddl -%}
+        {{ exceptions.raise_compiler_error("set P360_MSK_CLUSTER_ARN or P360_MSK_BOOTSTRAP_URI to name the MSK cluster") }}
+    {%- else -%}
+        {%- do run_query(ddl) -%}
+        {{ log("external schema for the wearable stream is ready", info=true) }}
     {%- endif -%}
 {% endmacro %}

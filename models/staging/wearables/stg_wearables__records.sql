@@ -14,13 +14,13 @@ extracted as (
         kafka_offset,
         kafka_timestamp as arrived_at,
         refresh_time,
-        {{ payload_is_object('payload') }} as is_json_object,
-        {{ payload_text('payload', 'event_id') }} as event_id,
-        {{ payload_text('payload', 'patient_id') }} as patient_id,
-        {{ payload_text('payload', 'device_id') }} as device_id,
-        {{ payload_text('payload', 'event_time') }} as event_time_text,
-        {{ payload_number('payload', 'steps_increment') }} as steps_increment_value,
-        {{ payload_number('payload', 'heart_rate') }} as heart_rate_value
+        {{ payload_is_object('stream_records.payload') }} as is_json_object,
+        {{ payload_text('stream_records.payload', 'event_id') }} as event_id,
+        {{ payload_text('stream_records.payload', 'patient_id') }} as patient_id,
+        {{ payload_text('stream_records.payload', 'device_id') }} as device_id,
+        {{ payload_text('stream_records.payload', 'event_time') }} as event_time_text,
+        {{ payload_number('stream_records.payload', 'steps_increment') }} as steps_increment_value,
+        {{ payload_number('stream_records.payload', 'heart_rate') }} as heart_rate_value
     from stream_records
 
 ),
