@@ -22,13 +22,16 @@ closes it at once, retrying while another process (dbt attaching it read-only) h
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import os
 import signal
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +44,7 @@ from simulators.zero_etl.kafka_broker import BOOTSTRAP_ENV
 log = logging.getLogger(__name__)
 
 LANDING_FILE = "stream_landing.duckdb"
+LOCK_FILE = "stream_landing.lock"
 SCHEMA_ENV = "P360_WEARABLES_MSK_SCHEMA"
 DEFAULT_SCHEMA = "wearables_msk"
 STATE_SCHEMA = "stream_ingestion"
@@ -82,6 +86,39 @@ def landing_table(schema: str, topic: str) -> str:
     return f"{quote(schema)}.{quote(topic)}"
 
 
+@contextmanager
+def landing_lock(data_dir: Path, *, shared: bool, timeout_s: float) -> Iterator[None]:
+    """Advisory lock next to the landing file: the ingestor writes under an exclusive lock, readers
+    (dbt runs) hold a shared one, so neither meets DuckDB's file lock mid-way."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    with (data_dir / LOCK_FILE).open("a+") as handle:
+        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+        delay = 0.01
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), mode)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    kind = "shared" if shared else "exclusive"
+                    raise LandingError(
+                        f"no {kind} lock on {data_dir / LOCK_FILE} after {timeout_s:.0f}s"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def run_reading_landing(command: Sequence[str], data_dir: Path, *, timeout_s: float = 300.0) -> int:
+    """Run a command (e.g. dbt) that attaches the landing file read-only, holding the shared lock."""
+    with landing_lock(data_dir, shared=True, timeout_s=timeout_s):
+        return subprocess.run(list(command), check=False).returncode
+
+
 def connect_with_retry(path: Path, *, timeout_s: float, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the landing file, waiting while another process holds DuckDB's lock on it."""
     deadline = time.monotonic() + timeout_s
@@ -104,40 +141,45 @@ def ensure_landing(
     """Create the landing file, table and offset store if missing (dbt can then attach it)."""
     schema = schema or default_schema()
     path = landing_path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    con = connect_with_retry(path, timeout_s=lock_timeout_s)
-    try:
-        con.execute(f"create schema if not exists {quote(schema)}")
-        con.execute(
-            f"create table if not exists {landing_table(schema, topic)} ("
-            "kafka_partition bigint not null, kafka_offset bigint not null, kafka_timestamp_type varchar(1), "
-            "kafka_timestamp timestamp, kafka_key blob, kafka_value blob, kafka_headers json, "
-            "refresh_time timestamp not null, primary key (kafka_partition, kafka_offset))"
-        )
-        con.execute(f"create schema if not exists {STATE_SCHEMA}")
-        con.execute(
-            f"create table if not exists {STATE_SCHEMA}.consumer_offsets (topic varchar not null, "
-            "kafka_partition bigint not null, next_offset bigint not null, cluster_id varchar, "
-            "updated_at timestamp not null, primary key (topic, kafka_partition))"
-        )
-    finally:
-        con.close()
+    with landing_lock(data_dir, shared=False, timeout_s=lock_timeout_s):
+        con = connect_with_retry(path, timeout_s=lock_timeout_s)
+        try:
+            _create_landing(con, schema, topic)
+        finally:
+            con.close()
     return path
+
+
+def _create_landing(con: duckdb.DuckDBPyConnection, schema: str, topic: str) -> None:
+    con.execute(f"create schema if not exists {quote(schema)}")
+    con.execute(
+        f"create table if not exists {landing_table(schema, topic)} ("
+        "kafka_partition bigint not null, kafka_offset bigint not null, kafka_timestamp_type varchar(1), "
+        "kafka_timestamp timestamp, kafka_key blob, kafka_value blob, kafka_headers json, "
+        "refresh_time timestamp not null, primary key (kafka_partition, kafka_offset))"
+    )
+    con.execute(f"create schema if not exists {STATE_SCHEMA}")
+    con.execute(
+        f"create table if not exists {STATE_SCHEMA}.consumer_offsets (topic varchar not null, "
+        "kafka_partition bigint not null, next_offset bigint not null, cluster_id varchar, "
+        "updated_at timestamp not null, primary key (topic, kafka_partition))"
+    )
 
 
 def stored_offsets(
     data_dir: Path, topic: str, *, lock_timeout_s: float = 60.0
 ) -> dict[int, tuple[int, str | None]]:
     """partition -> (next offset to read, cluster id it was read from)."""
-    con = connect_with_retry(landing_path(data_dir), timeout_s=lock_timeout_s)
-    try:
-        rows = con.execute(
-            f"select kafka_partition, next_offset, cluster_id from {STATE_SCHEMA}.consumer_offsets "
-            "where topic = ?",
-            [topic],
-        ).fetchall()
-    finally:
-        con.close()
+    with landing_lock(data_dir, shared=False, timeout_s=lock_timeout_s):
+        con = connect_with_retry(landing_path(data_dir), timeout_s=lock_timeout_s)
+        try:
+            rows = con.execute(
+                f"select kafka_partition, next_offset, cluster_id from {STATE_SCHEMA}.consumer_offsets "
+                "where topic = ?",
+                [topic],
+            ).fetchall()
+        finally:
+            con.close()
     return {int(p): (int(n), c) for p, n, c in rows}
 
 
@@ -284,6 +326,16 @@ class StreamLanding:
         self._batch_number += 1
         refresh_time = datetime.now(UTC).replace(tzinfo=None)
         cluster_id = self._cluster_id()
+        with landing_lock(self.data_dir, shared=False, timeout_s=self.lock_timeout_s):
+            self._write_locked(batch, report, refresh_time, cluster_id)
+
+    def _write_locked(
+        self,
+        batch: Mapping[int, list[Any]],
+        report: RefreshReport,
+        refresh_time: datetime,
+        cluster_id: str | None,
+    ) -> None:
         con = connect_with_retry(landing_path(self.data_dir), timeout_s=self.lock_timeout_s)
         try:
             con.execute("begin transaction")
@@ -405,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Land a Kafka topic in the local warehouse (MSK streaming stand-in)."
     )
-    parser.add_argument("mode", choices=["refresh", "follow"])
+    parser.add_argument("mode", choices=["refresh", "follow", "read-locked"])
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="read-locked: the command to run, after --")
     parser.add_argument("--topic", default=default_topic())
     parser.add_argument("--bootstrap-servers", default=os.environ.get(BOOTSTRAP_ENV))
     parser.add_argument("--data-dir", type=Path, default=data_dir_from_env())
@@ -416,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--max-seconds", type=float, default=None)
     args = parser.parse_args(argv)
+    if args.mode == "read-locked":
+        command = args.command[1:] if args.command[:1] == ["--"] else args.command
+        if not command:
+            parser.error("read-locked needs a command, e.g. read-locked -- dbt build")
+        return run_reading_landing(command, args.data_dir)
     if not args.bootstrap_servers:
         parser.error(f"no broker: set {BOOTSTRAP_ENV} or pass --bootstrap-servers")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
