@@ -28,6 +28,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -457,8 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Land a Kafka topic in the local warehouse (MSK streaming stand-in)."
     )
-    parser.add_argument("mode", choices=["refresh", "follow", "read-locked"])
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="read-locked: the command to run, after --")
+    parser.add_argument("mode", choices=["refresh", "follow"], help="or: read-locked -- <command>")
     parser.add_argument("--topic", default=default_topic())
     parser.add_argument("--bootstrap-servers", default=os.environ.get(BOOTSTRAP_ENV))
     parser.add_argument("--data-dir", type=Path, default=data_dir_from_env())
@@ -468,12 +468,14 @@ def main(argv: list[str] | None = None) -> int:
         "--idle-polls", type=int, default=3, help="refresh: empty polls that mean 'nothing new'"
     )
     parser.add_argument("--max-seconds", type=float, default=None)
-    args = parser.parse_args(argv)
-    if args.mode == "read-locked":
-        command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["read-locked"]:
+        # Run a reader of the landing file (dbt) under the shared lock: read-locked -- dbt build ...
+        command = argv[2:] if argv[1:2] == ["--"] else argv[1:]
         if not command:
             parser.error("read-locked needs a command, e.g. read-locked -- dbt build")
-        return run_reading_landing(command, args.data_dir)
+        return run_reading_landing(command, data_dir_from_env())
+    args = parser.parse_args(argv)
     if not args.bootstrap_servers:
         parser.error(f"no broker: set {BOOTSTRAP_ENV} or pass --bootstrap-servers")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
