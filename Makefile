@@ -9,7 +9,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test lint redshift-check clean
+.PHONY: setup demo test lint redshift-check clean bench-wearables
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ redshift-check: setup
 test: setup lint
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/check_redshift_sql.py
+
+# Wearable stream: produce / ingest throughput and produce -> visible latency (local tansu broker).
+bench-wearables: setup
+	$(BIN)/python bench/wearables_stream.py
 
 clean:
 	rm -rf $(VENV) .local target logs
