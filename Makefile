@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/patient360 run --patients 50 --seed 42 --show 5
 
 lint: setup
-	$(BIN)/ruff check simulators tests scripts bench
+	$(BIN)/ruff check .
 
 redshift-check: setup
 	$(BIN)/python scripts/check_redshift_sql.py

@@ -164,7 +164,8 @@ def import_bulk_export(
         type_dir = store / resource_type
         type_dir.mkdir(parents=True, exist_ok=True)
         # Names sort in import order: the datastore's "last write wins" reads them in that order.
-        (type_dir / f"{time.time_ns():020d}-{report.job_id}.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        batch_file = type_dir / f"{time.time_ns():020d}-{report.job_id}.ndjson"
+        batch_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     rebuild_tables(data_dir, database, sorted(accepted))
     log_job(data_dir, report, source)
     return report
@@ -187,7 +188,14 @@ def rebuild_tables(data_dir: Path, database: str, resource_types: list[str]) -> 
     data_dir.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(catalog_path(data_dir))) as con:
         con.execute(f'create schema if not exists "{database}"')
-        for resource_type in resource_types:
+        existing = {
+            name for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ?", [database]
+            ).fetchall()
+        }
+        # A HealthLake datastore exposes a table for every resource type, even an empty one.
+        missing = [t for t in layout.BASE_SCHEMAS if layout.table_name(t) not in existing]
+        for resource_type in sorted(set(resource_types) | set(missing)):
             rows = [layout.normalize(r) for r in stored_resources(data_dir, database, resource_type).values()]
             write_table(con, database, resource_type, rows)
 
@@ -216,7 +224,8 @@ def write_table(
 
 
 def duckdb_struct_literal(columns: dict[str, str]) -> str:
-    return "{" + ", ".join(f"'{name}': '{sql_type.replace(chr(39), chr(39) * 2)}'" for name, sql_type in columns.items()) + "}"
+    entries = (f"'{name}': '{sql_type.replace(chr(39), chr(39) * 2)}'" for name, sql_type in columns.items())
+    return "{" + ", ".join(entries) + "}"
 
 
 def log_job(data_dir: Path, report: ImportReport, source: Path) -> None:

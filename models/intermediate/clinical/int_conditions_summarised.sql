@@ -1,0 +1,46 @@
+{#- Per patient: active conditions (count and list) and all conditions on record. -#}
+with conditions as (
+
+    select * from {{ ref('stg_healthlake__conditions') }}
+
+),
+
+active_condition_names as (
+
+    select distinct
+        patient_id,
+        condition_description
+    from conditions
+    where is_active and condition_description is not null
+
+),
+
+active_conditions_listed as (
+
+    select
+        patient_id,
+        {{ listagg('condition_description', "'; '", 'order by condition_description') }} as active_conditions
+    from active_condition_names
+    group by patient_id
+
+),
+
+conditions_counted as (
+
+    select
+        patient_id,
+        count(*) as condition_count,
+        sum(case when is_active then 1 else 0 end) as active_condition_count
+    from conditions
+    group by patient_id
+
+)
+
+select
+    conditions_counted.patient_id,
+    conditions_counted.condition_count,
+    conditions_counted.active_condition_count,
+    active_conditions_listed.active_conditions
+from conditions_counted
+left join active_conditions_listed
+    on conditions_counted.patient_id = active_conditions_listed.patient_id

@@ -1,0 +1,30 @@
+{#- One row per heart-rate vital sign (LOINC 8867-4) in beats per minute. -#}
+with observations as (
+
+    select * from {{ source('healthlake', 'observation') }}
+
+),
+
+heart_rate_observation_ids as (
+
+    {#- Matched on any coding of the observation code, not just the first. #}
+    select distinct observations.id as observation_id
+    from observations
+    {{ left_join_unnest('observations.code.coding', 'observation_coding') }}
+    where
+        observation_coding.{{ adapter.quote('system') }} = 'http://loinc.org'
+        and observation_coding.code = '8867-4'
+
+)
+
+select
+    observations.id as observation_id,
+    {{ fhir_reference_id('observations.subject.reference') }} as patient_id,
+    {{ fhir_reference_id('observations.encounter.reference', 'Encounter') }} as encounter_id,
+    observations.status,
+    {{ fhir_timestamp('observations.effectivedatetime') }} as effective_at,
+    observations.valuequantity.value as heart_rate_bpm,
+    observations.valuequantity.unit as heart_rate_unit
+from observations
+inner join heart_rate_observation_ids
+    on observations.id = heart_rate_observation_ids.observation_id

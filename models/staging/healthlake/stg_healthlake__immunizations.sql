@@ -1,0 +1,21 @@
+{#- One row per FHIR Immunization (vaccine as CVX when coded). -#}
+with immunizations as (
+
+    select * from {{ source('healthlake', 'immunization') }}
+
+)
+
+select
+    immunizations.id as immunization_id,
+    {{ fhir_reference_id('immunizations.patient.reference') }} as patient_id,
+    {{ fhir_reference_id('immunizations.encounter.reference', 'Encounter') }} as encounter_id,
+    immunizations.status,
+    {{ fhir_first('immunizations.vaccinecode.coding') }}.{{ adapter.quote('system') }} as vaccine_system,
+    {{ fhir_first('immunizations.vaccinecode.coding') }}.code as vaccine_code,
+    coalesce(
+        immunizations.vaccinecode.text, {{ fhir_first('immunizations.vaccinecode.coding') }}.display
+    ) as vaccine_description,
+    {{ fhir_timestamp('immunizations.occurrencedatetime') }} as occurred_at,
+    {{ fhir_date('immunizations.occurrencedatetime') }} as occurred_date,
+    immunizations.primarysource as is_primary_source
+from immunizations

@@ -1,0 +1,171 @@
+"""patient360: one command line for the local pipeline.
+
+  patient360 simulate fhir --patients 100 --seed 42     synthetic FHIR R4 population -> bulk-export NDJSON
+  patient360 healthlake import DIR [--validate]         bulk-export NDJSON -> HealthLake tables (DuckDB)
+  patient360 build [--target local|redshift] [ARGS]     dbt build of the project
+  patient360 show [--limit 5]                           a few rows of the patient tables
+  patient360 run --patients 50 --seed 42 --show 5       all of the above, once
+
+Exit codes: 0 success, 1 a step failed (its output says which), 2 bad usage or bad input.
+Locations come from the environment (P360_DATA_DIR, P360_HEALTHLAKE_DB, DBT_PROFILES_DIR, REDSHIFT_*).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from simulators.settings import Settings, dbt_executable, load_settings
+
+console = Console(stderr=True)
+
+
+def cmd_simulate_fhir(args: argparse.Namespace, settings: Settings) -> int:
+    from simulators.fhir.population import PopulationConfig, generate_population, write_bulk_export
+
+    out_dir = args.out or settings.data_dir / "exports" / f"fhir-seed{args.seed}-n{args.patients}"
+    with console.status(f"generating {args.patients} patients (seed {args.seed})"):
+        population = generate_population(PopulationConfig(patients=args.patients, seed=args.seed))
+        counts = write_bulk_export(population, out_dir)
+    total = sum(counts.values())
+    per_type = ", ".join(f"{t}={n}" for t, n in sorted(counts.items()))
+    console.print(f"wrote {total} FHIR resources to {out_dir}: {per_type}")
+    args.written_to = out_dir
+    return 0
+
+
+def cmd_healthlake_import(args: argparse.Namespace, settings: Settings) -> int:
+    from simulators.fhir.bulk_import import import_bulk_export
+
+    source: Path = args.source
+    if not source.exists():
+        console.print(f"[red]error:[/red] {source} does not exist")
+        return 2
+    report = import_bulk_export(
+        source, settings.data_dir, settings.healthlake_db, validate=args.validate, show_progress=sys.stderr.isatty()
+    )
+    for rejection in report.rejected:
+        console.print(f"[yellow]rejected[/yellow] {rejection.file}:{rejection.line}: {rejection.reason}")
+    console.print(report.summary())
+    return 0
+
+
+def run_dbt(settings: Settings, dbt_args: list[str]) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command = [dbt_executable(), *dbt_args, "--project-dir", str(settings.project_dir)]
+    return subprocess.run(command, env=settings.dbt_env(), cwd=settings.project_dir).returncode
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    if args.target == "local" and not settings.healthlake_catalog_path.exists():
+        console.print(f"[red]error:[/red] no HealthLake stand-in at {settings.healthlake_catalog_path}: "
+                      "run `patient360 healthlake import` or `patient360 run` first")
+        return 2
+    return 0 if run_dbt(settings, ["build", "--target", args.target, *args.dbt_args]) == 0 else 1
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    from simulators.warehouse import connect_warehouse, relation_name
+
+    out = Console(width=max(Console().width, 140))
+    with connect_warehouse(settings) as con:
+        for model, columns in SHOWN_MODELS.items():
+            relation = relation_name(con, model)
+            total = con.execute(f"select count(*) from {relation}").fetchone()[0]
+            rows = con.execute(
+                f"select {', '.join(columns)} from {relation} order by 1 limit {int(args.limit)}"
+            ).fetchall()
+            table = Table(title=f"{model} ({total} rows)", title_justify="left")
+            for column in columns:
+                table.add_column(column.split(" as ")[-1], overflow="fold")
+            for row in rows:
+                table.add_row(*("" if v is None else str(v) for v in row))
+            out.print(table)
+    return 0
+
+
+SHOWN_MODELS: dict[str, list[str]] = {
+    "dim_patient": [
+        "left(patient_id, 8) as patient", "given_name", "family_name", "gender", "age_years", "is_deceased",
+        "race", "mrn",
+    ],
+    "fct_patient_allergies": [
+        "left(patient_id, 8) as patient", "category", "allergen_description", "criticality",
+        "allergy_description", "is_anaphylaxis",
+    ],
+}
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    steps = [
+        ("simulate FHIR", lambda: cmd_simulate_fhir(args, settings)),
+        ("import into HealthLake stand-in",
+         lambda: cmd_healthlake_import(argparse.Namespace(source=args.written_to, validate=False), settings)),
+        ("dbt build", lambda: cmd_build(argparse.Namespace(target="local", dbt_args=[]), settings)),
+    ]
+    if args.show:
+        steps.append(("show", lambda: cmd_show(argparse.Namespace(limit=args.show), settings)))
+    for name, step in steps:
+        console.rule(name)
+        code = step()
+        if code != 0:
+            console.print(f"[red]step failed:[/red] {name} (exit {code})")
+            return code
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="patient360", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data-dir", type=Path, help="local data directory (default: $P360_DATA_DIR or .local)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    simulate = sub.add_parser("simulate", help="generate simulated source data")
+    simulate_sub = simulate.add_subparsers(dest="source", required=True)
+    fhir = simulate_sub.add_parser("fhir", help="synthetic FHIR R4 population as a bulk-export NDJSON folder")
+    fhir.add_argument("--patients", type=int, default=100)
+    fhir.add_argument("--seed", type=int, default=42)
+    fhir.add_argument("--out", type=Path, help="output folder (default: <data-dir>/exports/...)")
+    fhir.set_defaults(handler=cmd_simulate_fhir)
+
+    healthlake = sub.add_parser("healthlake", help="the local AWS HealthLake stand-in")
+    healthlake_sub = healthlake.add_subparsers(dest="action", required=True)
+    importer = healthlake_sub.add_parser("import", help="import a FHIR bulk-export NDJSON folder (or file)")
+    importer.add_argument("source", type=Path)
+    importer.add_argument("--validate", action="store_true", help="reject resources that are not valid FHIR R4")
+    importer.set_defaults(handler=cmd_healthlake_import)
+
+    build = sub.add_parser("build", help="dbt build (extra arguments go to dbt)")
+    build.add_argument("--target", choices=["local", "redshift"], default="local")
+    build.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    build.set_defaults(handler=cmd_build)
+
+    show = sub.add_parser("show", help="print a few rows of the patient tables")
+    show.add_argument("--limit", type=int, default=5)
+    show.set_defaults(handler=cmd_show)
+
+    run = sub.add_parser("run", help="simulate, import and build once, on the local target")
+    run.add_argument("--patients", type=int, default=50)
+    run.add_argument("--seed", type=int, default=42)
+    run.add_argument("--show", type=int, default=5, help="rows to print at the end (0: none)")
+    run.set_defaults(handler=cmd_run, out=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings(args.data_dir)
+    if getattr(args, "patients", 1) < 1:
+        console.print("[red]error:[/red] --patients must be at least 1")
+        return 2
+    return args.handler(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

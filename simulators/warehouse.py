@@ -1,0 +1,28 @@
+"""Read access to the local warehouse with the same attachments as the dbt `local` profile."""
+
+from __future__ import annotations
+
+import duckdb
+
+from simulators.settings import Settings
+
+
+def connect_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """Read-only connection to warehouse.duckdb with awsdatacatalog attached (views reference it)."""
+    if not settings.warehouse_path.exists():
+        raise FileNotFoundError(f"no warehouse at {settings.warehouse_path}: run `patient360 build` first")
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    con.execute(f"attach '{settings.healthlake_catalog_path}' as awsdatacatalog (read_only)")
+    return con
+
+
+def relation_name(con: duckdb.DuckDBPyConnection, model: str) -> str:
+    """Schema-qualified name of a dbt model in the warehouse (schemas carry the custom-schema suffix)."""
+    rows = con.execute(
+        "select table_schema from information_schema.tables where table_catalog = 'warehouse' "
+        "and table_name = ?",
+        [model],
+    ).fetchall()
+    if not rows:
+        raise LookupError(f"model {model} is not built in the warehouse")
+    return f'"{rows[0][0]}"."{model}"'
