@@ -20,7 +20,7 @@
 {% endmacro %}
 
 {% macro redshift__payload_text(payload, key) -%}
-    case when json_typeof({{ payload }}.{{ key }}) = 'string' then {{ payload }}.{{ key }}::varchar end
+    case when json_typeof({{ payload }}.{{ key }}) = 'string' then cast({{ payload }}.{{ key }} as varchar) end
 {%- endmacro %}
 
 {% macro duckdb__payload_text(payload, key) -%}
@@ -36,7 +36,7 @@
 {% endmacro %}
 
 {% macro redshift__payload_number(payload, key) -%}
-    case when json_typeof({{ payload }}.{{ key }}) = 'number' then {{ payload }}.{{ key }}::float8 end
+    case when json_typeof({{ payload }}.{{ key }}) = 'number' then cast({{ payload }}.{{ key }} as float8) end
 {%- endmacro %}
 
 {% macro duckdb__payload_number(payload, key) -%}

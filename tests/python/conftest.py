@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from simulators.settings import dbt_executable
+from simulators.wearables.producer import default_topic
+from simulators.zero_etl.stream_landing import ensure_landing
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DIR = PROJECT_DIR.parent / "shared"
@@ -32,6 +34,7 @@ def dbt_env(data_dir: Path) -> dict[str, str]:
 
 def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """dbt against a private data dir, with private target/log paths so runs never share state."""
+    ensure_landing(data_dir, default_topic())  # the profile attaches the stream landing file read-only
     command = [
         dbt_executable(), *args, "--project-dir", str(PROJECT_DIR),
         "--target-path", str(data_dir / "dbt-target"), "--log-path", str(data_dir / "dbt-logs"),

@@ -7,10 +7,10 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from wearables_oracle import rejection_reason
 
 from simulators.wearables.events import DEFAULT_START, generate_events
 from simulators.wearables.faults import BAD_KINDS, DUPLICATE, EVENT, with_faults
+from tests.python.wearables_oracle import rejection_reason
 
 PATIENTS = [f"patient-{n}" for n in range(8)]
 

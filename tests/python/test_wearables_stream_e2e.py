@@ -21,13 +21,13 @@ from typing import Any
 
 import duckdb
 import pytest
-from wearables_oracle import expected_daily_activity, expected_outcome
 
 from simulators.wearables.events import DEFAULT_START, generate_events
 from simulators.wearables.faults import BAD_KINDS, DUPLICATE, Record, with_faults
 from simulators.wearables.producer import ensure_topic, produce_records
 from simulators.zero_etl.kafka_broker import BrokerError, LocalBroker, start_local_broker
 from simulators.zero_etl.stream_landing import FAULT_ENV, landing_lock, landing_path, refresh
+from tests.python.wearables_oracle import expected_daily_activity, expected_outcome
 
 pytestmark = pytest.mark.slow
 

@@ -30,8 +30,8 @@ touched_minutes as (
         minute_at
     from events
     where loaded_at > (
-        select coalesce(max(source_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-        from {{ this }}
+        select coalesce(max(already_loaded.source_loaded_at), cast('1900-01-01' as timestamp))
+        from {{ this }} as already_loaded
     )
 
 ),

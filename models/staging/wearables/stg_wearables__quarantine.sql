@@ -13,13 +13,13 @@
 with rejected_records as (
 
     select
-        cast('base_wearables__stream' as {{ dbt.type_string() }}) as source_view,
+        cast('base_wearables__stream' as varchar) as source_view,
         kafka_partition,
         kafka_offset,
         arrived_at,
         refresh_time,
         event_id,
-        cast(rejection_reason as {{ dbt.type_string() }}) as rejection_reason
+        cast(rejection_reason as varchar) as rejection_reason
     from {{ ref('stg_wearables__records') }}
     where rejection_reason is not null
 
@@ -28,13 +28,13 @@ with rejected_records as (
 unparsable_records as (
 
     select
-        cast('base_wearables__stream_unparsable' as {{ dbt.type_string() }}) as source_view,
+        cast('base_wearables__stream_unparsable' as varchar) as source_view,
         kafka_partition,
         kafka_offset,
         kafka_timestamp as arrived_at,
         refresh_time,
-        cast(null as {{ dbt.type_string() }}) as event_id,
-        cast('not_json' as {{ dbt.type_string() }}) as rejection_reason
+        cast(null as varchar) as event_id,
+        cast('not_json' as varchar) as rejection_reason
     from {{ ref('base_wearables__stream_unparsable') }}
 
 ),
