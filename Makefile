@@ -9,7 +9,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup services demo test lint redshift-check bench-zero-etl clean
+.PHONY: setup services demo test lint redshift-check bench-zero-etl bench-wearables clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test: setup lint services
 
 bench-zero-etl: setup services
 	$(BIN)/python bench/zero_etl_lag.py
+
+# Wearable stream: produce / ingest throughput and produce -> visible latency (local tansu broker).
+bench-wearables: setup
+	$(BIN)/python bench/wearables_stream.py
 
 clean:
 	rm -rf $(VENV) .local target logs

@@ -13,6 +13,9 @@ def connect_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
         raise FileNotFoundError(f"no warehouse at {settings.warehouse_path}: run `patient360 build` first")
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     con.execute(f"attach '{settings.healthlake_catalog_path}' as awsdatacatalog (read_only)")
+    landing = settings.data_dir / "stream_landing.duckdb"
+    if landing.exists():  # the wearable stream's base views read it
+        con.execute(f"attach '{landing}' as stream_landing (read_only)")
     return con
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from simulators.settings import dbt_executable
+from simulators.wearables.producer import default_topic
+from simulators.zero_etl.stream_landing import ensure_landing
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DIR = PROJECT_DIR.parent / "shared"
@@ -35,6 +37,7 @@ def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     from simulators.zero_etl.replicator import ensure_replica
 
     ensure_replica(data_dir)  # profiles.yml attaches the front-desk replica read_only: it must exist
+    ensure_landing(data_dir, default_topic())  # the profile attaches the stream landing file read-only
     command = [
         dbt_executable(), *args, "--project-dir", str(PROJECT_DIR),
         "--target-path", str(data_dir / "dbt-target"), "--log-path", str(data_dir / "dbt-logs"),
