@@ -57,16 +57,12 @@ def cmd_healthlake_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_dbt(settings: Settings, dbt_args: list[str]) -> int:
-    from simulators.wearables.producer import default_topic
-    from simulators.zero_etl.replicator import ensure_replica
-    from simulators.zero_etl.stream_landing import ensure_landing, landing_lock
+    from simulators.warehouse import ensure_attached_sources
+    from simulators.zero_etl.stream_landing import landing_lock
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ensure_replica(settings.data_dir)  # profiles.yml attaches the zero-ETL replica read_only: it must exist
-    # The local profile attaches the stream landing file read-only: it must exist, and the stream
-    # ingestor must not write while dbt holds it (the shared lock below).
-    ensure_landing(settings.data_dir, default_topic())
+    ensure_attached_sources(settings.data_dir)
     command = [dbt_executable(), *dbt_args, "--project-dir", str(settings.project_dir)]
+    # The stream ingestor must not write the landing file while dbt has it attached (shared lock).
     with landing_lock(settings.data_dir, shared=True, timeout_s=300):
         return subprocess.run(command, env=settings.dbt_env(), cwd=settings.project_dir).returncode
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 from simulators.settings import Settings
@@ -29,3 +31,18 @@ def relation_name(con: duckdb.DuckDBPyConnection, model: str) -> str:
     if not rows:
         raise LookupError(f"model {model} is not built in the warehouse")
     return f'"{rows[0][0]}"."{model}"'
+
+
+def ensure_attached_sources(data_dir: Path) -> None:
+    """Create (empty) every source file the `local` profile ATTACHes read-only: DuckDB cannot attach a
+    missing file read-only, and a pipeline may build before one of its sources has delivered anything."""
+    from simulators.wearables.producer import default_topic
+    from simulators.zero_etl.replicator import ensure_replica
+    from simulators.zero_etl.stream_landing import ensure_landing
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    catalog = data_dir / "awsdatacatalog.duckdb"
+    if not catalog.exists():
+        duckdb.connect(str(catalog)).close()
+    ensure_replica(data_dir)
+    ensure_landing(data_dir, default_topic())

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from simulators.settings import dbt_executable
-from simulators.wearables.producer import default_topic
-from simulators.zero_etl.stream_landing import ensure_landing
+from simulators.warehouse import ensure_attached_sources
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DIR = PROJECT_DIR.parent / "shared"
@@ -34,10 +33,7 @@ def dbt_env(data_dir: Path) -> dict[str, str]:
 
 def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """dbt against a private data dir, with private target/log paths so runs never share state."""
-    from simulators.zero_etl.replicator import ensure_replica
-
-    ensure_replica(data_dir)  # profiles.yml attaches the front-desk replica read_only: it must exist
-    ensure_landing(data_dir, default_topic())  # the profile attaches the stream landing file read-only
+    ensure_attached_sources(data_dir)
     command = [
         dbt_executable(), *args, "--project-dir", str(PROJECT_DIR),
         "--target-path", str(data_dir / "dbt-target"), "--log-path", str(data_dir / "dbt-logs"),

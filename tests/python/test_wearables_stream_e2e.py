@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from simulators.warehouse import ensure_attached_sources
 from simulators.wearables.events import DEFAULT_START, generate_events
 from simulators.wearables.faults import BAD_KINDS, DUPLICATE, Record, with_faults
 from simulators.wearables.producer import ensure_topic, produce_records
@@ -86,6 +87,7 @@ def run_dbt(data_dir: Path, *args: str) -> str:
         "--log-path",
         str(data_dir / "logs"),
     ]
+    ensure_attached_sources(data_dir)
     with landing_lock(data_dir, shared=True, timeout_s=60):
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
