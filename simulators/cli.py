@@ -96,9 +96,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 SHOWN_MODELS: dict[str, list[str]] = {
-    "dim_patient": [
-        "left(patient_id, 8) as patient", "given_name", "family_name", "gender", "age_years", "is_deceased",
-        "race", "mrn",
+    "patient_360": [
+        "left(patient_id, 14) as patient", "identity_source", "given_name", "family_name", "age_years",
+        "allergy_count", "highest_criticality", "active_condition_count", "next_appointment_at",
+        "no_show_rate", "active_minutes_last_7_days",
     ],
     "fct_patient_allergies": [
         "left(patient_id, 8) as patient", "category", "allergen_description", "criticality",

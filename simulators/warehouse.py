@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -10,15 +11,24 @@ from simulators.settings import Settings
 
 
 def connect_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """Read-only connection to warehouse.duckdb with awsdatacatalog attached (views reference it)."""
+    """Read-only connection to warehouse.duckdb with the source files attached as dbt has them."""
     if not settings.warehouse_path.exists():
         raise FileNotFoundError(f"no warehouse at {settings.warehouse_path}: run `patient360 build` first")
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    con.execute(f"attach '{settings.healthlake_catalog_path}' as awsdatacatalog (read_only)")
-    landing = settings.data_dir / "stream_landing.duckdb"
-    if landing.exists():  # the wearable stream's base views read it
-        con.execute(f"attach '{landing}' as stream_landing (read_only)")
+    for alias, path in attached_sources(settings).items():
+        if path.exists():  # the staging views read them
+            con.execute(f"attach '{path}' as {alias} (read_only)")
     return con
+
+
+def attached_sources(settings: Settings) -> dict[str, Path]:
+    """The source files profiles.yml attaches, by alias (keep the two in step)."""
+    zetl_db = os.environ.get("P360_ZETL_DB", "front_desk_zetl")
+    return {
+        "awsdatacatalog": settings.healthlake_catalog_path,
+        zetl_db: settings.data_dir / f"{zetl_db}.duckdb",
+        "stream_landing": settings.data_dir / "stream_landing.duckdb",
+    }
 
 
 def relation_name(con: duckdb.DuckDBPyConnection, model: str) -> str:

@@ -1,4 +1,5 @@
-{#- Nothing dropped silently: every staged appointment is either matched to a patient or an exception. -#}
+{#- Nothing dropped silently: every staged appointment is either matched to a patient or an exception,
+    and the summary counts every appointment, matched or not. -#}
 with staged as (
 
     select count(*) as appointments from {{ ref('stg_front_desk__appointments') }}
@@ -36,4 +37,4 @@ cross join unmatched
 cross join summarised
 where
     staged.appointments != matched.appointments + unmatched.appointments
-    or matched.appointments != coalesce(summarised.appointments, 0)
+    or staged.appointments != coalesce(summarised.appointments, 0)

@@ -85,7 +85,7 @@ def test_dbt_models_resolve_identities_report_exceptions_and_summarise(front_des
     as_of = simulator.clock.replace(microsecond=0)
     build = run_dbt(
         data_dir, *BUILD_FRONT_DESK,
-        "--vars", f"{{front_desk_as_of: '{as_of:%Y-%m-%d %H:%M:%S}'}}",
+        "--vars", f"{{as_of: '{as_of:%Y-%m-%d %H:%M:%S}'}}",
     )
     assert build.returncode == 0, build.stdout[-4000:]
 
@@ -117,7 +117,12 @@ def test_dbt_models_resolve_identities_report_exceptions_and_summarise(front_des
         ).fetchall())
         summary = con.execute(
             "select patient_id, booked_count, arrived_count, fulfilled_count, cancelled_count, noshow_count, "
-            f"no_show_rate, next_appointment_at, last_visit_at from {relation(con, 'int_appointments_summarised')}"
+            f"no_show_rate, next_appointment_at, last_visit_at from {relation(con, 'int_appointments_summarised')} "
+            "where is_identity_matched"
+        ).fetchall()
+        unmatched_summarised = con.execute(
+            f"select patient_id, appointments_total from {relation(con, 'int_appointments_summarised')} "
+            "where not is_identity_matched"
         ).fetchall()
         state = con.execute(
             "select source_table_name, table_state, table_rows "
@@ -127,6 +132,9 @@ def test_dbt_models_resolve_identities_report_exceptions_and_summarise(front_des
     assert unmatched == expected_unmatched
     assert methods.get("mrn", 0) > 0 and methods.get("fhir_id", 0) > 0
     assert {row[0] for row in summary} == set(expected)
+    # Unmatched desk identities are summarised under 'front_desk:<id>', not dropped.
+    unmatched_rows = Counter(desk_id for desk_id, _ in simulator.rows if desk_id not in id_of)
+    assert dict(unmatched_summarised) == {f"front_desk:{d}": n for d, n in unmatched_rows.items()}
     for patient, booked, arrived, fulfilled, cancelled, noshow, rate, next_appt, last_visit in summary:
         counts = expected[patient]
         assert (booked, arrived, fulfilled, cancelled, noshow) == (

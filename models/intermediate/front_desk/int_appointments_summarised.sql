@@ -1,24 +1,26 @@
 {#-
-    Per FHIR patient: last visit, next upcoming appointment, counts by status and the no-show rate
-    (no-shows over appointments that came due and were not cancelled). "Now" is var front_desk_as_of,
-    or the warehouse clock when it is null.
+    Per patient: last visit, next upcoming appointment, counts by status and the no-show rate
+    (no-shows over appointments that came due and were not cancelled). "Now" is var as_of
+    (macro as_of_timestamp), or the warehouse clock when it is null.
 -#}
-{%- set as_of = var('front_desk_as_of', none) -%}
 with appointments as (
 
-    select * from {{ ref('int_appointments_identity_matched') }}
-    where patient_id is not null
+    {#- Unmatched desk identities are summarised too, keyed 'front_desk:<desk id>', so the patient 360
+        can show them instead of dropping them. #}
+    select
+        coalesce(patient_id, 'front_desk:' || front_desk_patient_id) as patient_id,
+        patient_id is not null as is_identity_matched,
+        appointment_status,
+        appointment_at,
+        phone_number,
+        source_updated_at
+    from {{ ref('int_appointments_identity_matched') }}
 
 ),
 
 as_of as (
 
-    select
-        {% if as_of is none -%}
-            cast({{ dbt.current_timestamp() }} as timestamp)
-        {%- else -%}
-            cast('{{ as_of }}' as timestamp)
-        {%- endif %} as as_of_at
+    select {{ as_of_timestamp() }} as as_of_at
 
 ),
 
@@ -40,6 +42,7 @@ per_patient as (
 
     select
         appointments.patient_id,
+        max(case when appointments.is_identity_matched then 1 else 0 end) = 1 as is_identity_matched,
         count(*) as appointments_total,
         sum(case when appointments.appointment_status = 'booked' then 1 else 0 end) as booked_count,
         sum(case when appointments.appointment_status = 'arrived' then 1 else 0 end) as arrived_count,
@@ -71,6 +74,7 @@ per_patient as (
 
 select
     per_patient.patient_id,
+    per_patient.is_identity_matched,
     per_patient.appointments_total,
     per_patient.booked_count,
     per_patient.arrived_count,
