@@ -97,9 +97,9 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 SHOWN_MODELS: dict[str, list[str]] = {
     "patient_360": [
-        "left(patient_id, 14) as patient", "identity_source", "given_name", "family_name", "age_years",
-        "allergy_count", "highest_criticality", "active_condition_count", "next_appointment_at",
-        "no_show_rate", "active_minutes_last_7_days",
+        "left(patient_id, 14) as patient", "identity_source", "given_name", "age_years", "allergy_count",
+        "active_condition_count", "cast(next_appointment_at as date) as next_visit",
+        "round(no_show_rate, 2) as no_show_rate", "active_minutes_last_7_days as active_min_7d",
     ],
     "fct_patient_allergies": [
         "left(patient_id, 8) as patient", "category", "allergen_description", "criticality",
