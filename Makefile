@@ -10,7 +10,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup setup-airflow demo test lint redshift-check clean
+.PHONY: setup setup-airflow services demo test lint redshift-check bench-zero-etl bench-wearables clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,15 @@ $(AIRFLOW_STAMP): $(STAMP)
 
 setup-airflow: $(AIRFLOW_STAMP)
 
+# Local services the tests use for real: MariaDB (the Aurora MySQL stand-in). Debian package, installed once.
+services:
+	@if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then \
+		echo "installing mariadb-server (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; \
+	fi
+
 demo: setup
+	@$(MAKE) --no-print-directory services || echo "MariaDB unavailable: the demo skips the front-desk step"
 	$(BIN)/patient360 run --patients 50 --seed 42 --show 5
 
 lint: setup
@@ -36,9 +44,16 @@ lint: setup
 redshift-check: setup
 	$(BIN)/python scripts/check_redshift_sql.py
 
-test: setup setup-airflow lint
+test: setup setup-airflow lint services
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/check_redshift_sql.py
+
+bench-zero-etl: setup services
+	$(BIN)/python bench/zero_etl_lag.py
+
+# Wearable stream: produce / ingest throughput and produce -> visible latency (local tansu broker).
+bench-wearables: setup
+	$(BIN)/python bench/wearables_stream.py
 
 clean:
 	rm -rf $(VENV) .local target logs

@@ -4,6 +4,7 @@
   patient360 healthlake import DIR [--validate]         bulk-export NDJSON -> HealthLake tables (DuckDB)
   patient360 build [--target local|redshift] [ARGS]     dbt build of the project
   patient360 show [--limit 5]                           a few rows of the patient tables
+  patient360 front-desk [--days 1] [--seed 42]          front-desk operations on MariaDB -> zero-ETL replica
   patient360 status [--no-freshness] [--json]           row counts, HealthLake import jobs, source freshness
   patient360 run --patients 50 --seed 42 --show 5       all of the above, once
 
@@ -58,9 +59,14 @@ def cmd_healthlake_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_dbt(settings: Settings, dbt_args: list[str]) -> int:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from simulators.warehouse import ensure_attached_sources
+    from simulators.zero_etl.stream_landing import landing_lock
+
+    ensure_attached_sources(settings.data_dir)
     command = [dbt_executable(), *dbt_args, "--project-dir", str(settings.project_dir)]
-    return subprocess.run(command, env=settings.dbt_env(), cwd=settings.project_dir).returncode
+    # The stream ingestor must not write the landing file while dbt has it attached (shared lock).
+    with landing_lock(settings.data_dir, shared=True, timeout_s=300):
+        return subprocess.run(command, env=settings.dbt_env(), cwd=settings.project_dir).returncode
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
@@ -148,9 +154,10 @@ def print_status(status: object) -> None:
 
 
 SHOWN_MODELS: dict[str, list[str]] = {
-    "dim_patient": [
-        "left(patient_id, 8) as patient", "given_name", "family_name", "gender", "age_years", "is_deceased",
-        "race", "mrn",
+    "patient_360": [
+        "left(patient_id, 14) as patient", "identity_source", "given_name", "age_years", "allergy_count",
+        "active_condition_count", "cast(next_appointment_at as date) as next_visit",
+        "round(no_show_rate, 2) as no_show_rate", "active_minutes_last_7_days as active_min_7d",
     ],
     "fct_patient_allergies": [
         "left(patient_id, 8) as patient", "category", "allergen_description", "criticality",
@@ -159,11 +166,37 @@ SHOWN_MODELS: dict[str, list[str]] = {
 }
 
 
+def cmd_front_desk(args: argparse.Namespace, settings: Settings) -> int:
+    """The desk works on the HealthLake population (synthetic ids without it) on a private MariaDB
+    (FRONT_DESK_MYSQL_* with --use-env), then the zero-ETL replicator catches up."""
+    from simulators.front_desk.__main__ import run as run_front_desk
+    from simulators.zero_etl.mariadb_server import MariaDbUnavailable
+
+    try:
+        summary = run_front_desk(
+            settings.data_dir, seed=args.seed, days=args.days, local_server=not getattr(args, "use_env", False),
+            show_progress=sys.stderr.isatty(),
+        )
+    except MariaDbUnavailable as exc:
+        if not getattr(args, "optional", False):
+            console.print(f"[red]error:[/red] {exc}")
+            return 2
+        console.print(f"[yellow]front desk skipped:[/yellow] {exc}; the replica stays empty")
+        return 0
+    except (ConnectionError, FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    console.print(summary)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     steps = [
         ("simulate FHIR", lambda: cmd_simulate_fhir(args, settings)),
         ("import into HealthLake stand-in",
          lambda: cmd_healthlake_import(argparse.Namespace(source=args.written_to, validate=False), settings)),
+        ("front desk on MariaDB + zero-ETL replica",
+         lambda: cmd_front_desk(argparse.Namespace(seed=args.seed, days=1.0, optional=True), settings)),
         ("dbt build", lambda: cmd_build(argparse.Namespace(target="local", dbt_args=[]), settings)),
     ]
     if args.show:
@@ -215,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip `dbt source freshness` (a few seconds)")
     status.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
     status.set_defaults(handler=cmd_status)
+
+    front_desk = sub.add_parser("front-desk", help="front-desk operations on MySQL/MariaDB + zero-ETL replica")
+    front_desk.add_argument("--days", type=float, default=1.0, help="simulated days of desk operations")
+    front_desk.add_argument("--seed", type=int, default=42)
+    front_desk.add_argument("--use-env", action="store_true", help="the MySQL FRONT_DESK_MYSQL_* points at")
+    front_desk.set_defaults(handler=cmd_front_desk)
 
     run = sub.add_parser("run", help="simulate, import and build once, on the local target")
     run.add_argument("--patients", type=int, default=50)

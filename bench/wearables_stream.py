@@ -1,0 +1,179 @@
+"""Benchmark the wearable stream: produce and ingest throughput, and produce -> visible latency.
+
+    python bench/wearables_stream.py [--events 100000] [--latency-events 500]
+
+Uses $KAFKA_BOOTSTRAP_SERVERS when set, else starts the local tansu broker. Prints the figures and
+saves them to bench/results/wearables_stream.json. Figures are for this machine (2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from simulators.warehouse import ensure_attached_sources  # noqa: E402
+from simulators.wearables.events import DEFAULT_START, generate_events  # noqa: E402
+from simulators.wearables.faults import with_faults  # noqa: E402
+from simulators.wearables.producer import ensure_topic, produce_records  # noqa: E402
+from simulators.zero_etl.kafka_broker import kafka_bootstrap  # noqa: E402
+from simulators.zero_etl.stream_landing import StreamLanding, landing_lock, landing_path  # noqa: E402
+
+TOPIC = "wearables_stream"
+
+
+def patients_for(events: int, minutes: int) -> list[str]:
+    return [f"bench-patient-{n:05d}" for n in range(max(1, events // minutes))]
+
+
+def count_where(path: Path, sql: str, params: list[object], data_dir: Path) -> int:
+    with landing_lock(data_dir, shared=True, timeout_s=60):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return int(con.execute(sql, params).fetchone()[0])
+        finally:
+            con.close()
+
+
+def dbt(data_dir: Path, *args: str) -> float:
+    env = {
+        **os.environ,
+        "P360_DATA_DIR": str(data_dir),
+        "DBT_PROFILES_DIR": str(REPO / "profiles"),
+        "P360_TARGET": "local",
+    }
+    started = time.monotonic()
+    with landing_lock(data_dir, shared=True, timeout_s=120):
+        result = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "dbt"),
+                *args,
+                "--select",
+                "tag:wearables",
+                "--project-dir",
+                str(REPO),
+                "--target-path",
+                str(data_dir / "target"),
+                "--log-path",
+                str(data_dir / "logs"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+    if result.returncode != 0:
+        raise RuntimeError(f"dbt {' '.join(args)} failed:\n{result.stdout[-3000:]}")
+    return time.monotonic() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--minutes", type=int, default=600, help="device minutes per patient")
+    parser.add_argument("--latency-events", type=int, default=500)
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "wearables_stream.json")
+    args = parser.parse_args()
+    figures: dict[str, float | int | str] = {}
+    with tempfile.TemporaryDirectory() as tmp, kafka_bootstrap() as bootstrap:
+        data_dir = Path(tmp)
+        ensure_attached_sources(data_dir)
+        ensure_topic(bootstrap, TOPIC, partitions=3)
+
+        patients = patients_for(args.events, args.minutes)
+        records = list(
+            with_faults(
+                generate_events(patients, seed=1, minutes=args.minutes),
+                seed=1,
+                duplicate_rate=0.01,
+                malformed_rate=0.01,
+            )
+        )
+        produced = produce_records(records, bootstrap_servers=bootstrap, topic=TOPIC)
+        figures["produce_records"] = produced.total
+        figures["produce_events_per_s"] = round(produced.events_per_second)
+
+        last_commit = [0.0]
+        landing = StreamLanding(bootstrap_servers=bootstrap, topic=TOPIC, data_dir=data_dir)
+        started = time.monotonic()
+        report = landing.run(idle_polls=3, on_batch=lambda _: last_commit.__setitem__(0, time.monotonic()))
+        assert report.landed == produced.total, f"landed {report.landed} of {produced.total}"
+        figures["ingest_records"] = report.landed
+        figures["ingest_batches"] = report.batches
+        figures["ingest_events_per_s"] = round(report.landed / (last_commit[0] - started))
+        figures["dbt_build_first_s"] = round(dbt(data_dir, "build"), 2)
+
+        # Latency: a follow-mode ingestor runs; a burst is produced; when is it in the events model?
+        follower = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "simulators.zero_etl.stream_landing",
+                "follow",
+                "--topic",
+                TOPIC,
+                "--bootstrap-servers",
+                bootstrap,
+                "--data-dir",
+                str(data_dir),
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(3)  # let it start and settle
+            burst_patients = patients_for(args.latency_events, 1)
+            start = DEFAULT_START + timedelta(days=7)
+            burst = list(with_faults(generate_events(burst_patients, seed=2, start=start, minutes=1), seed=2))
+            produced_at = time.monotonic()
+            produce_records(burst, bootstrap_servers=bootstrap, topic=TOPIC)
+            landed_sql = "select count(*) from wearables_msk.wearables_stream"
+            total_landed = report.landed + len(burst)
+            deadline = produced_at + 120
+            while time.monotonic() < deadline:
+                if count_where(landing_path(data_dir), landed_sql, [], data_dir) >= total_landed:
+                    break
+                time.sleep(0.05)
+            landed_at = time.monotonic()
+            dbt_seconds = dbt(data_dir, "run")
+            visible_sql = "select count(*) from main_staging.stg_wearables__events where event_time >= ?"
+            visible = count_where(
+                data_dir / "warehouse.duckdb", visible_sql, [start.replace(tzinfo=None)], data_dir
+            )
+            assert visible == len(burst), f"{visible} of {len(burst)} burst events visible"
+            visible_at = time.monotonic()
+        finally:
+            follower.terminate()
+            follower.wait(timeout=30)
+        figures["latency_burst_events"] = len(burst)
+        figures["latency_produce_to_landing_s"] = round(landed_at - produced_at, 3)
+        figures["latency_incremental_dbt_run_s"] = round(dbt_seconds, 2)
+        figures["latency_produce_to_visible_in_events_model_s"] = round(visible_at - produced_at, 2)
+        figures["broker"] = (
+            "KAFKA_BOOTSTRAP_SERVERS" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "tansu"
+        )
+
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value:,}" if isinstance(value, int | float) else f"{key:<{width}}  {value}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"saved to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

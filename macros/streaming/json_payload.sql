@@ -1,0 +1,71 @@
+{#- Typed access to the parsed JSON payload: Redshift SUPER navigation vs DuckDB JSON functions.
+    A value of the wrong JSON type reads as null, so validation can name it instead of failing.
+    Keys are lowercase snake_case: SUPER attribute names are matched case-insensitively anyway. -#}
+
+{% macro payload_is_object(payload) %}
+    {{ return(adapter.dispatch('payload_is_object')(payload)) }}
+{% endmacro %}
+
+{% macro redshift__payload_is_object(payload) -%}
+    coalesce(is_object({{ payload }}), false)
+{%- endmacro %}
+
+{% macro duckdb__payload_is_object(payload) -%}
+    coalesce(json_type({{ payload }}) = 'OBJECT', false)
+{%- endmacro %}
+
+
+{% macro payload_text(payload, key) %}
+    {{ return(adapter.dispatch('payload_text')(payload, key)) }}
+{% endmacro %}
+
+{% macro redshift__payload_text(payload, key) -%}
+    case when json_typeof({{ payload }}.{{ key }}) = 'string' then cast({{ payload }}.{{ key }} as varchar) end
+{%- endmacro %}
+
+{% macro duckdb__payload_text(payload, key) -%}
+    case
+        when json_type({{ payload }}, '$.{{ key }}') = 'VARCHAR'
+            then json_extract_string({{ payload }}, '$.{{ key }}')
+    end
+{%- endmacro %}
+
+
+{% macro payload_number(payload, key) %}
+    {{ return(adapter.dispatch('payload_number')(payload, key)) }}
+{% endmacro %}
+
+{% macro redshift__payload_number(payload, key) -%}
+    case when json_typeof({{ payload }}.{{ key }}) = 'number' then cast({{ payload }}.{{ key }} as float8) end
+{%- endmacro %}
+
+{% macro duckdb__payload_number(payload, key) -%}
+    case
+        when json_type({{ payload }}, '$.{{ key }}') in ('BIGINT', 'UBIGINT', 'DOUBLE')
+            then cast(json_extract_string({{ payload }}, '$.{{ key }}') as double)
+    end
+{%- endmacro %}
+
+
+{#- ISO 8601 UTC text ('2026-01-05T07:31:00.000Z') to a timestamp, null when it is not one. -#}
+{% macro iso8601_utc_to_timestamp(text) %}
+    {{ return(adapter.dispatch('iso8601_utc_to_timestamp')(text)) }}
+{% endmacro %}
+
+{% macro iso8601_utc_pattern() -%}
+    ^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$
+{%- endmacro %}
+
+{% macro redshift__iso8601_utc_to_timestamp(text) -%}
+    case
+        when {{ text }} ~ '{{ iso8601_utc_pattern() }}'
+            then cast(replace(replace({{ text }}, 'T', ' '), 'Z', '') as timestamp)
+    end
+{%- endmacro %}
+
+{% macro duckdb__iso8601_utc_to_timestamp(text) -%}
+    case
+        when regexp_full_match({{ text }}, '{{ iso8601_utc_pattern() }}')
+            then try_cast(replace(replace({{ text }}, 'T', ' '), 'Z', '') as timestamp)
+    end
+{%- endmacro %}

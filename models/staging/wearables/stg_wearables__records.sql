@@ -1,0 +1,74 @@
+{#- Every JSON record of the stream with its typed fields and, when it cannot be used, why. -#}
+{{ config(tags=['wearables']) }}
+
+with stream_records as (
+
+    select * from {{ ref('base_wearables__stream') }}
+
+),
+
+extracted as (
+
+    select
+        kafka_partition,
+        kafka_offset,
+        kafka_timestamp as arrived_at,
+        refresh_time,
+        {{ payload_is_object('stream_records.payload') }} as is_json_object,
+        {{ payload_text('stream_records.payload', 'event_id') }} as event_id,
+        {{ payload_text('stream_records.payload', 'patient_id') }} as patient_id,
+        {{ payload_text('stream_records.payload', 'device_id') }} as device_id,
+        {{ payload_text('stream_records.payload', 'event_time') }} as event_time_text,
+        {{ payload_number('stream_records.payload', 'steps_increment') }} as steps_increment_value,
+        {{ payload_number('stream_records.payload', 'heart_rate') }} as heart_rate_value
+    from stream_records
+
+),
+
+typed as (
+
+    select
+        kafka_partition,
+        kafka_offset,
+        arrived_at,
+        refresh_time,
+        is_json_object,
+        event_id,
+        patient_id,
+        device_id,
+        steps_increment_value,
+        heart_rate_value,
+        {{ iso8601_utc_to_timestamp('event_time_text') }} as event_time
+    from extracted
+
+)
+
+select
+    kafka_partition,
+    kafka_offset,
+    arrived_at,
+    refresh_time,
+    event_id,
+    patient_id,
+    device_id,
+    event_time,
+    cast(steps_increment_value as {{ dbt.type_int() }}) as steps_increment,
+    cast(heart_rate_value as {{ dbt.type_float() }}) as heart_rate,
+    case
+        when not is_json_object then 'not_a_json_object'
+        when patient_id is null or trim(patient_id) = '' then 'missing_patient_id'
+        when event_id is null or trim(event_id) = '' then 'missing_event_id'
+        when event_time is null then 'invalid_event_time'
+        when heart_rate_value is null then 'missing_heart_rate'
+        when
+            heart_rate_value < {{ var('wearables_heart_rate_min_bpm') }}
+            or heart_rate_value > {{ var('wearables_heart_rate_max_bpm') }}
+            then 'heart_rate_out_of_range'
+        when
+            steps_increment_value is null
+            or steps_increment_value < 0
+            or steps_increment_value > {{ var('wearables_steps_increment_max') }}
+            or steps_increment_value != floor(steps_increment_value)
+            then 'invalid_steps_increment'
+    end as rejection_reason
+from typed

@@ -1,0 +1,1 @@
+"""Wearable devices: a seeded per-patient event generator and a Kafka producer for it."""
