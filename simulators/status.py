@@ -20,6 +20,7 @@ import duckdb
 
 from simulators.fhir.bulk_import import IMPORT_LOG_SCHEMA
 from simulators.settings import Settings, dbt_executable
+from simulators.warehouse import attached_sources, ensure_attached_sources
 
 LOCK_RETRY_SECONDS = 10.0
 NEVER_LOADED_PREFIX = "0001-01-01"  # dbt's max_loaded_at for a source with no loaded-at value (e.g. empty)
@@ -98,7 +99,6 @@ def healthlake_status(settings: Settings, status: Status) -> None:
         status.problems.append(f"no HealthLake stand-in at {path}: run `patient360 healthlake import`")
         return
     with read_only(path) as con:
-        status.source_tables += table_counts(con, "awsdatacatalog", [settings.healthlake_db])
         logged = {
             name for (name,) in con.execute(
                 "select table_name from information_schema.tables where table_schema = ?", [IMPORT_LOG_SCHEMA]
@@ -121,20 +121,36 @@ def healthlake_status(settings: Settings, status: Status) -> None:
             }
 
 
+def source_table_status(settings: Settings, status: Status) -> None:
+    """Every table of every source file the `local` profile attaches (HealthLake, zero-ETL replica, stream)."""
+    for alias, path in attached_sources(settings).items():
+        if not path.exists():
+            continue
+        with read_only(path) as con:
+            (catalog,) = con.execute("select current_database()").fetchone()
+            counts = table_counts(con, catalog)
+        status.source_tables += [
+            TableCount(alias, c.schema, c.table, c.rows) for c in counts if c.schema != IMPORT_LOG_SCHEMA
+        ]
+
+
 def warehouse_status(settings: Settings, status: Status) -> None:
     path = settings.warehouse_path
     if not path.exists():
         status.problems.append(f"no warehouse at {path}: run `patient360 build`")
         return
     with read_only(path) as con:
-        # Views over the attached sources need the attachment to be counted.
-        if settings.healthlake_catalog_path.exists():
-            con.execute(f"attach '{settings.healthlake_catalog_path}' as awsdatacatalog (read_only)")
+        # Views over the attached sources need the attachments to be counted.
+        for alias, source_path in attached_sources(settings).items():
+            if source_path.exists():
+                con.execute(f"attach '{source_path}' as \"{alias}\" (read_only)")
         status.models += table_counts(con, "warehouse")
 
 
 def freshness_status(settings: Settings, target: str, status: Status, timeout: float = 300) -> None:
     """`dbt source freshness` for every source with a freshness config; its JSON result, one row per source."""
+    if target == "local":
+        ensure_attached_sources(settings.data_dir)  # dbt cannot attach a missing file read-only
     with tempfile.TemporaryDirectory(prefix="p360-freshness-") as tmp:
         output = Path(tmp) / "sources.json"
         command = [
@@ -165,6 +181,7 @@ def freshness_status(settings: Settings, target: str, status: Status, timeout: f
 def collect_status(settings: Settings, *, target: str = "local", freshness: bool = True) -> Status:
     status = Status()
     if target == "local":
+        source_table_status(settings, status)
         healthlake_status(settings, status)
         warehouse_status(settings, status)
     if freshness and (target != "local" or settings.healthlake_catalog_path.exists()):

@@ -143,7 +143,7 @@ def test_ingest_then_freshness_then_source_tests_then_the_models(dag: Any) -> No
     freshness, source_tests = dag.get_task("dbt_source_freshness"), dag.get_task("dbt_source_tests")
     ingest_tasks = {t for t in dag.task_ids if t.startswith("ingest.")}
     assert "ingest.healthlake_import" in ingest_tasks
-    assert freshness.upstream_task_ids == ingest_tasks
+    assert freshness.upstream_task_ids == ingest_tasks | {"prepare_local_sources"}
     assert freshness.base_cmd == ["source", "freshness"]
     assert freshness.trigger_rule == "none_failed", "a skipped import must not stop the build"
     assert source_tests.upstream_task_ids == {"dbt_source_freshness"}

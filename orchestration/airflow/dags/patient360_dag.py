@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow.providers.standard.operators.bash import BashOperator
+from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, TaskGroup
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
@@ -113,6 +114,13 @@ def profile_config(target: str) -> ProfileConfig:
     )
 
 
+def prepare_local_sources() -> None:
+    from simulators.settings import load_settings
+    from simulators.warehouse import ensure_attached_sources
+
+    ensure_attached_sources(load_settings().data_dir)
+
+
 def cli_task(task_id: str, cli: str, arguments: str) -> BashOperator:
     return BashOperator(task_id=task_id, bash_command=f"{shlex.quote(cli)} {arguments}", cwd=str(PROJECT_DIR))
 
@@ -157,6 +165,12 @@ with DAG(
         for task_id, setting, arguments in HOOKS:
             if hook_enabled(setting, arguments.split()[0], AVAILABLE):
                 cli_task(task_id, CLI, arguments)
+
+    ingest_done: list = [ingest]
+    if TARGET == "local":
+        # DuckDB cannot ATTACH a missing file read-only: a source that has delivered nothing yet still needs its
+        # (empty) file for dbt to start (`ensure_attached_sources`, as the CLI does before dbt).
+        ingest_done.append(PythonOperator(task_id="prepare_local_sources", python_callable=prepare_local_sources))
 
     freshness = DbtSourceLocalOperator(
         task_id="dbt_source_freshness",
@@ -203,4 +217,5 @@ with DAG(
         ),
     )
 
-    ingest >> freshness >> source_tests >> transform
+    ingest_done >> freshness
+    freshness >> source_tests >> transform
