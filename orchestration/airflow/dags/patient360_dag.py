@@ -191,6 +191,8 @@ with DAG(
         invocation_mode=INVOCATION,
         install_deps=False,
         select=["source:*"],
+        # only tests on sources alone: a test that also reads a model runs in the dbt group, after that model
+        indirect_selection="cautious",
     )
 
     transform = DbtTaskGroup(
