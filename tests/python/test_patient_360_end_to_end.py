@@ -76,16 +76,24 @@ def three_sources(mariadb_server, tmp_path_factory: pytest.TempPathFactory):  # 
         broker.stop()
 
     monkeypatch.setenv("P360_WEARABLES_TOPIC", TOPIC)
-    build = run_dbt(data_dir, "build", "--vars", f"{{as_of: '{as_of:%Y-%m-%d %H:%M:%S}', wearables_topic: {TOPIC}}}")
+    dbt_vars = f"{{as_of: '{as_of:%Y-%m-%d %H:%M:%S}', wearables_topic: {TOPIC}}}"
+    build = run_dbt(data_dir, "build", "--vars", dbt_vars)
     assert build.returncode == 0, build.stdout[-5000:]
+    # Analyses compile before the read-only connection below takes the warehouse file.
+    compiled = run_dbt(data_dir, "compile", "--select", "resource_type:analysis", "--vars", dbt_vars)
+    assert compiled.returncode == 0, compiled.stdout[-5000:]
+    analyses = {
+        path.stem: path.read_text(encoding="utf-8")
+        for path in (data_dir / "dbt-target" / "compiled").rglob("analyses/**/*.sql")
+    }
     warehouse = connect_warehouse(load_settings(data_dir))
-    yield population, desk, people, events, as_of, warehouse
+    yield population, desk, people, events, as_of, warehouse, analyses
     warehouse.close()
     monkeypatch.undo()
 
 
 def test_every_patient_of_every_source_is_in_patient_360_with_its_values(three_sources) -> None:
-    population, desk, people, events, as_of, warehouse = three_sources
+    population, desk, people, events, as_of, warehouse, _ = three_sources
     rows = warehouse.execute(
         "select patient_id, identity_source, allergy_count, next_appointment_at, appointments_total, "
         f"active_minutes_last_7_days, active_minutes_last_30_days from {relation_name(warehouse, 'patient_360')}"
@@ -131,3 +139,52 @@ def test_every_patient_of_every_source_is_in_patient_360_with_its_values(three_s
         last_30 = sum(n for (p, d), n in active_by_day.items() if p == patient_id and (as_of_day - d).days < 30)
         assert (by_id[patient_id][4], by_id[patient_id][5]) == (last_7, last_30), patient_id
     assert any(by_id[p][5] > by_id[p][4] for p in {e.patient_id for e in events}), "window should cut"
+
+
+def active_minutes_by_day(events) -> dict[tuple[str, date], int]:  # type: ignore[no-untyped-def]
+    counts: dict[tuple[str, date], int] = defaultdict(int)
+    for event in events:
+        counts[(event.patient_id, event.event_time.date())] += event.heart_rate > 80
+    return counts
+
+
+def test_reference_analyses_and_care_gaps_run_on_the_marts(three_sources) -> None:
+    population, desk, people, events, as_of, warehouse, analyses = three_sources
+    per_day = warehouse.execute(analyses["active_minutes_per_day"]).fetchall()
+    assert {(p, d): n for p, d, n, *_ in per_day} == active_minutes_by_day(events)
+
+    overview = warehouse.execute(analyses["patient_360_overview"]).fetchall()
+    total = warehouse.execute(f"select count(*) from {relation_name(warehouse, 'patient_360')}").fetchone()[0]
+    assert len(overview) == total and [r[0] for r in overview] == sorted(r[0] for r in overview)
+
+    allergies = population.resources["AllergyIntolerance"]
+    risky = {
+        a["patient"]["reference"].removeprefix("Patient/") for a in allergies if a.get("criticality") == "high"
+    } | {t.patient_id for t in population.ground_truth.values() if t.anaphylaxis_allergy_count}
+    upcoming = {
+        r[0] for r in warehouse.execute(
+            f"select patient_id from {relation_name(warehouse, 'patient_360')} where next_appointment_at is not null"
+        ).fetchall()
+    }
+    gap = {r[0] for r in warehouse.execute(analyses["allergic_patients_with_upcoming_appointments"]).fetchall()}
+    assert gap == risky & upcoming
+
+    last_event: dict[str, datetime] = {}
+    for event in events:
+        last_event[event.patient_id] = max(last_event.get(event.patient_id, event.event_time), event.event_time)
+    inactive = {p for p, t in last_event.items() if t.replace(tzinfo=None) < as_of - timedelta(days=14)}
+    assert {r[0] for r in warehouse.execute(analyses["inactive_wearers"]).fetchall()} == inactive
+
+
+def test_analyst_view_of_patient_360_reveals_no_name_phone_mrn_or_birth_date(three_sources) -> None:
+    population, _, people, _, _, warehouse, _ = three_sources
+    schema = relation_name(warehouse, "patient_360").split(".")[0].strip('"')
+    rows = warehouse.execute(f"select * from {schema}_analyst.patient_360").fetchall()
+    assert len(rows) == warehouse.execute(f"select count(*) from {schema}.patient_360").fetchone()[0]
+    shown = {str(value) for row in rows for value in row if value is not None}
+    secrets = {p.phone for p in people if p.phone} | {p.mrn for p in people if p.mrn}
+    for truth in population.ground_truth.values():
+        secrets |= {truth.given_name, truth.family_name, truth.phone, truth.mrn}
+        if truth.birth_date.timetuple().tm_yday != 1:
+            secrets.add(str(truth.birth_date))
+    assert not secrets & shown
