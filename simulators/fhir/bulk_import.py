@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import duckdb
 import orjson
@@ -155,10 +155,9 @@ def import_bulk_export(
         raise FileNotFoundError(f"no *.ndjson files in {source}")
     validator = FhirValidator() if validate else None
     report = ImportReport(job_id=uuid.uuid4().hex[:12], database=database)
-    store = datastore_dir(data_dir, database)
-    accepted: dict[str, list[str]] = {}
+    batches = BatchFiles(datastore_dir(data_dir, database), report.job_id)
 
-    with progress_bar(show_progress) as progress:
+    with batches, progress_bar(show_progress) as progress:
         task = progress.add_task("importing FHIR", total=sum(f.stat().st_size for f in files))
         files_done = 0  # bytes
         for path in files:
@@ -180,20 +179,53 @@ def import_bulk_export(
                         report.rejected.append(Rejection(path.name, number, reason, rtype))
                         continue
                     assert resource is not None
-                    accepted.setdefault(resource["resourceType"], []).append(text.strip())
+                    batches.write(resource["resourceType"], text.strip())
                     report.loaded[resource["resourceType"]] += 1
             files_done += size
             progress.update(task, completed=files_done)
 
-    for resource_type, lines in accepted.items():
-        type_dir = store / resource_type
-        type_dir.mkdir(parents=True, exist_ok=True)
-        # Names sort in import order: the datastore's "last write wins" reads them in that order.
-        batch_file = type_dir / f"{time.time_ns():020d}-{report.job_id}.ndjson"
-        batch_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    rebuild_tables(data_dir, database, sorted(accepted))
+    rebuild_tables(data_dir, database, batches.resource_types)
     log_job(data_dir, report, source)
     return report
+
+
+class BatchFiles:
+    """The job's accepted lines, written as they come (memory stays flat) to one new datastore file per
+    resource type; ``.part`` until the job succeeds, so a failed job leaves the datastore as it was."""
+
+    def __init__(self, store: Path, job_id: str) -> None:
+        self._store, self._job_id = store, job_id
+        self._files: dict[str, tuple[Path, TextIO]] = {}
+
+    @property
+    def resource_types(self) -> list[str]:
+        return sorted(self._files)
+
+    def write(self, resource_type: str, line: str) -> None:
+        if resource_type not in self._files:
+            type_dir = self._store / resource_type
+            type_dir.mkdir(parents=True, exist_ok=True)
+            # Names sort in import order: the datastore's "last write wins" reads them in that order.
+            path = type_dir / f"{time.time_ns():020d}-{self._job_id}.ndjson"
+            self._files[resource_type] = (path, part_file(path).open("w", encoding="utf-8"))
+        handle = self._files[resource_type][1]
+        handle.write(line)
+        handle.write("\n")
+
+    def __enter__(self) -> BatchFiles:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        for path, handle in self._files.values():
+            handle.close()
+            if exc_type is None:
+                part_file(path).rename(path)
+            else:
+                part_file(path).unlink(missing_ok=True)
+
+
+def part_file(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
 
 
 def stored_lines(type_dir: Path) -> dict[str, str]:

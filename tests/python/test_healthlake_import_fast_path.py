@@ -127,3 +127,24 @@ def test_structure_type_agrees_with_infer_type() -> None:
         layout.structure_type({"a": "JSON"}, {})
     with pytest.raises(layout.StructureNotExact):
         layout.structure_type({"birthDate": "VARCHAR", "birthdate": "VARCHAR"}, {})
+
+
+def test_a_failing_job_leaves_the_datastore_as_it_was(
+    tmp_path: Path, synthea_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = tmp_path / "data"
+    import_bulk_export(synthea_dir / "Patient.000.ndjson", data_dir, HEALTHLAKE_DB)
+    store = bulk_import.datastore_dir(data_dir, HEALTHLAKE_DB)
+    before = sorted(p.relative_to(store) for p in store.rglob("*") if p.is_file())
+    calls = iter(range(1_000_000))
+    real_check_line = bulk_import.check_line
+
+    def failing_check_line(text: str, expected: str | None) -> tuple[Any, str | None]:
+        if next(calls) == 5:
+            raise OSError("disk went away")
+        return real_check_line(text, expected)
+
+    monkeypatch.setattr(bulk_import, "check_line", failing_check_line)
+    with pytest.raises(OSError, match="disk went away"):
+        import_bulk_export(synthea_dir, data_dir, HEALTHLAKE_DB)
+    assert sorted(p.relative_to(store) for p in store.rglob("*") if p.is_file()) == before
