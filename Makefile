@@ -9,7 +9,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test lint redshift-check clean
+.PHONY: setup demo test lint redshift-check bench-fhir clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ redshift-check: setup
 test: setup lint
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/check_redshift_sql.py
+
+bench-fhir: setup
+	$(BIN)/python bench/fhir_throughput.py --patients $${PATIENTS:-2000} --legacy
 
 clean:
 	rm -rf $(VENV) .local target logs
