@@ -298,8 +298,9 @@ def write_table(con: duckdb.DuckDBPyConnection, database: str, resource_type: st
 
 def write_table_in_duckdb(con: duckdb.DuckDBPyConnection, database: str, resource_type: str, source: Path) -> None:
     """The fast path: type = base schema merged with the type of each distinct row structure (DuckDB's
-    ``json_structure``, in first-seen order), then DuckDB reads the raw rows with their camelCase keys and
-    casts them to the lowercase table type; extension objects read as VARCHAR are their JSON text."""
+    ``json_structure``, in first-seen order), then DuckDB reads the raw rows with their camelCase keys into
+    the table declared with the lowercase type (same field order); extension objects read as VARCHAR are
+    their JSON text."""
     structures = con.execute(
         "select structure from (select json_structure(json) as structure, row_number() over () as n "
         f"from read_ndjson_objects(?, maximum_object_size = {MAX_OBJECT_SIZE})) "

@@ -170,8 +170,8 @@ def exact_in_duckdb(fhir_type: FhirType) -> bool:
 
 
 def raw_duckdb_type(fhir_type: FhirType, names: NameTree) -> str:
-    """``duckdb_type`` with the raw JSON's key spellings, to read raw rows (casting it to
-    ``duckdb_type(fhir_type)`` renames the fields: DuckDB matches struct fields case-insensitively)."""
+    """``duckdb_type`` with the raw JSON's key spellings, to read raw rows: same fields in the same order,
+    so inserting them into a ``duckdb_type(fhir_type)`` column only renames the fields."""
     if isinstance(fhir_type, ListOf):
         return f"{raw_duckdb_type(fhir_type.item, names)}[]"
     if isinstance(fhir_type, Scalar) or not fhir_type.fields:
