@@ -28,6 +28,10 @@ def resources_by_type(export: Path) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+def with_last_updated(resource: dict[str, Any], stamp: str) -> dict[str, Any]:
+    return {**resource, "meta": {**resource.get("meta", {}), "lastUpdated": stamp}}
+
+
 def comparable(value: Any, key: str = "") -> Any:
     """A row as JSON, for comparing: extension strings parsed, nulls and empty lists/objects dropped."""
     if key in layout.EXTENSION_KEYS and isinstance(value, list):
@@ -48,7 +52,10 @@ def assert_same_as_python_path(data_dir: Path, resources: dict[str, list[dict[st
         con.execute("create schema expected")
         for resource_type, items in resources.items():
             table = layout.table_name(resource_type)
-            rows = [layout.normalize(r) for r in items]
+            # The import stamps meta.lastUpdated (HealthLake does): the expected resources carry the stored stamp.
+            stamps = dict(con.execute(f"select id, meta.lastupdated from catalog.{HEALTHLAKE_DB}.{table}").fetchall())
+            assert None not in stamps.values(), resource_type
+            rows = [layout.normalize(with_last_updated(r, stamps[r["id"]])) for r in items]
             PYTHON_PATH(con, "expected", resource_type, rows)
             types = "select column_name, data_type from information_schema.columns " \
                     "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position"
