@@ -47,9 +47,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
 def landing_rows(data_dir: Path, topic: str = TOPIC) -> list[tuple[int, int, bytes]]:
     con = duckdb.connect(str(landing_path(data_dir)), read_only=True)
     try:
-        rows = con.execute(
-            f'select kafka_partition, kafka_offset, kafka_value from wearables_msk."{topic}"'
-        ).fetchall()
+        rows = con.execute(f'select kafka_partition, kafka_offset, kafka_value from wearables_msk."{topic}"').fetchall()
     finally:
         con.close()
     return [(int(p), int(o), bytes(v)) for p, o, v in rows]
@@ -150,9 +148,7 @@ def check_models_against_oracle(data_dir: Path) -> None:
     assert set(got_days) == set(expected_days)
     for key, day in expected_days.items():
         row = got_days[key]
-        assert (row[2], row[3], row[4]) == (day["active_minutes"], day["minutes_with_data"], day["steps"]), (
-            key
-        )
+        assert (row[2], row[3], row[4]) == (day["active_minutes"], day["minutes_with_data"], day["steps"]), key
         if day["resting_heart_rate"] is None:
             assert row[5] is None
         else:
@@ -182,13 +178,9 @@ def test_end_to_end_nothing_lost_nothing_doubled(broker: LocalBroker, tmp_path: 
     # Round 2 (incremental): the next hours, late retries of round-1 records, more malformed records,
     # and late events for minutes already aggregated.
     rng = random.Random(2)
-    second_events = list(
-        generate_events(PATIENTS, seed=12, start=DEFAULT_START + timedelta(minutes=170), minutes=120)
-    )
+    second_events = list(generate_events(PATIENTS, seed=12, start=DEFAULT_START + timedelta(minutes=170), minutes=120))
     late_retries = [Record(r.key, r.value, DUPLICATE) for r in rng.sample(first, 40) if r.kind == "event"]
-    second = (
-        list(with_faults(second_events, seed=12, duplicate_rate=0.05, malformed_rate=0.04)) + late_retries
-    )
+    second = list(with_faults(second_events, seed=12, duplicate_rate=0.05, malformed_rate=0.04)) + late_retries
     produce_records(second, bootstrap_servers=broker.bootstrap_servers, topic=TOPIC)
     report = refresh(bootstrap_servers=broker.bootstrap_servers, topic=TOPIC, data_dir=data_dir, idle_polls=4)
     assert report.landed == len(second)
@@ -246,9 +238,7 @@ def produce_for_crash_test(broker: LocalBroker, topic: str, minutes: int) -> lis
     return records
 
 
-def test_killed_mid_batch_then_restarted_loses_and_duplicates_nothing(
-    broker: LocalBroker, tmp_path: Path
-) -> None:
+def test_killed_mid_batch_then_restarted_loses_and_duplicates_nothing(broker: LocalBroker, tmp_path: Path) -> None:
     topic = "wearables_crash_mid_batch"
     produced = produce_for_crash_test(broker, topic, minutes=500)
     # Killed (SIGKILL) after batch 3's rows are inserted, before its transaction commits.
@@ -314,3 +304,38 @@ def test_unknown_broker_binary_override_is_a_clear_error(monkeypatch: pytest.Mon
     monkeypatch.setattr(kb, "tansu_binary", lambda: Path("/nonexistent/tansu"))
     with pytest.raises((BrokerError, FileNotFoundError)):
         kb.start_local_broker(timeout_s=2)
+
+
+def test_ingestor_waits_for_a_running_reader_then_lands_everything(broker: LocalBroker, tmp_path: Path) -> None:
+    import threading
+
+    topic = "wearables_locked"
+    produced = produce_for_crash_test(broker, topic, minutes=20)
+    results: list[int] = []
+    with landing_lock(tmp_path, shared=True, timeout_s=10):  # as a dbt run started by patient360 does
+        worker = threading.Thread(
+            target=lambda: results.append(
+                refresh(bootstrap_servers=broker.bootstrap_servers, topic=topic, data_dir=tmp_path).landed
+            )
+        )
+        worker.start()
+        time.sleep(2.0)
+        assert worker.is_alive() and not landing_path(tmp_path).exists(), "wrote while a reader held the lock"
+    worker.join(timeout=60)
+    assert results == [len(produced)]
+    assert_landed_exactly_once(tmp_path, produced, topic)
+
+
+def test_a_restarted_empty_broker_is_refused_not_silently_mixed(broker: LocalBroker, tmp_path: Path) -> None:
+    from simulators.zero_etl.stream_landing import LandingError
+
+    topic = "wearables_restart"
+    produce_for_crash_test(broker, topic, minutes=5)
+    refresh(bootstrap_servers=broker.bootstrap_servers, topic=topic, data_dir=tmp_path)
+    other = start_local_broker()
+    try:
+        produce_for_crash_test(other, topic, minutes=5)
+        with pytest.raises(LandingError, match="restarted empty"):
+            refresh(bootstrap_servers=other.bootstrap_servers, topic=topic, data_dir=tmp_path)
+    finally:
+        other.stop()
