@@ -2,6 +2,8 @@
 
   patient360 simulate fhir --patients 100 --seed 42     synthetic FHIR R4 population -> bulk-export NDJSON
   patient360 healthlake import DIR [--validate]         bulk-export NDJSON -> HealthLake tables (DuckDB)
+  patient360 simulate wearables [--from-healthlake] ARGS   wearable events -> Kafka (see --help)
+  patient360 stream broker|refresh|follow [ARGS]        local Kafka broker; land the topic (MSK stand-in)
   patient360 build [--target local|redshift] [ARGS]     dbt build of the project
   patient360 show [--limit 5]                           a few rows of the patient tables
   patient360 run --patients 50 --seed 42 --show 5       all of the above, once
@@ -66,6 +68,47 @@ def run_dbt(settings: Settings, dbt_args: list[str]) -> int:
     command = [dbt_executable(), *dbt_args, "--project-dir", str(settings.project_dir)]
     with landing_lock(settings.data_dir, shared=True, timeout_s=300):
         return subprocess.run(command, env=settings.dbt_env(), cwd=settings.project_dir).returncode
+
+
+def healthlake_patient_ids(settings: Settings) -> list[str]:
+    """The ids of the HealthLake stand-in's Patient resources (so wearables belong to real patients)."""
+    import duckdb
+
+    if not settings.healthlake_catalog_path.exists():
+        raise FileNotFoundError(f"no HealthLake stand-in at {settings.healthlake_catalog_path}")
+    with duckdb.connect(str(settings.healthlake_catalog_path), read_only=True) as con:
+        rows = con.execute(f'select id from "{settings.healthlake_db}".patient order by id').fetchall()
+    return [row[0] for row in rows]
+
+
+def cmd_simulate_wearables(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from simulators.wearables import producer
+
+    forwarded = [a for a in args.producer_args if a != "--"]
+    if not args.from_healthlake:
+        return producer.main(forwarded)
+    try:
+        ids = healthlake_patient_ids(settings)
+    except FileNotFoundError as exc:
+        console.print(f"[red]error:[/red] {exc}: run `patient360 run` or `patient360 healthlake import` first")
+        return 2
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as id_file:
+        id_file.write("\n".join(ids) + "\n")
+        id_file.flush()
+        return producer.main([*forwarded, "--patient-file", id_file.name])
+
+
+def cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
+    forwarded = [a for a in args.stream_args if a != "--"]
+    if args.action == "broker":
+        from simulators.zero_etl import kafka_broker
+
+        return kafka_broker.main(forwarded)
+    from simulators.zero_etl import stream_landing
+
+    return stream_landing.main([args.action, "--data-dir", str(settings.data_dir), *forwarded])
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
@@ -141,6 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
     fhir.add_argument("--out", type=Path, help="output folder (default: <data-dir>/exports/...)")
     fhir.set_defaults(handler=cmd_simulate_fhir)
 
+    wearables = simulate_sub.add_parser(
+        "wearables", help="wearable events to Kafka (arguments: python -m simulators.wearables.producer --help)"
+    )
+    wearables.add_argument("--from-healthlake", action="store_true", help="one device per HealthLake patient")
+    wearables.set_defaults(handler=cmd_simulate_wearables, producer_args=[])
+
+    stream = sub.add_parser("stream", help="the wearable stream: local broker, MSK streaming-ingestion stand-in")
+    stream.add_argument("action", choices=["broker", "refresh", "follow"])
+    stream.set_defaults(handler=cmd_stream, stream_args=[])
+
     healthlake = sub.add_parser("healthlake", help="the local AWS HealthLake stand-in")
     healthlake_sub = healthlake.add_subparsers(dest="action", required=True)
     importer = healthlake_sub.add_parser("import", help="import a FHIR bulk-export NDJSON folder (or file)")
@@ -166,7 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # `build`, `simulate wearables` and `stream` forward their options (dbt's, the module's own). Options
+    # argparse did not know come before the first plain word, which starts any REMAINDER list.
+    forwarding = next((n for n in ("dbt_args", "producer_args", "stream_args") if hasattr(args, n)), None)
+    if extra and forwarding is None:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if forwarding is not None:
+        setattr(args, forwarding, [*extra, *getattr(args, forwarding)])
     settings = load_settings(args.data_dir)
     if getattr(args, "patients", 1) < 1:
         console.print("[red]error:[/red] --patients must be at least 1")

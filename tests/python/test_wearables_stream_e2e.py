@@ -339,3 +339,17 @@ def test_a_restarted_empty_broker_is_refused_not_silently_mixed(broker: LocalBro
             refresh(bootstrap_servers=other.bootstrap_servers, topic=topic, data_dir=tmp_path)
     finally:
         other.stop()
+
+
+def test_cli_simulates_wearables_and_lands_them(broker: LocalBroker, tmp_path: Path) -> None:
+    from simulators.cli import main as patient360
+
+    topic = "wearables_cli"
+    common = ["--topic", topic, "--bootstrap-servers", broker.bootstrap_servers]
+    assert (
+        patient360(["simulate", "wearables", "--patients", "p-1", "p-2", "--minutes", "30", "--no-progress", *common])
+        == 0
+    )
+    assert patient360(["--data-dir", str(tmp_path), "stream", "refresh", "--idle-polls", "2", *common]) == 0
+    produced = list(with_faults(generate_events(["p-1", "p-2"], seed=42, minutes=30), seed=42))
+    assert_landed_exactly_once(tmp_path, produced, topic)
