@@ -35,6 +35,26 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PATIENTS = [f"patient-{n:03d}" for n in range(6)]
 TOPIC = "wearables_stream"
+GOOD = (
+    '"event_id": "odd-{n}", "patient_id": "patient-000", "device_id": "d", '
+    '"event_time": "2026-01-05T05:00:00.000Z", "steps_increment": 3'
+)
+# Hand-made records for every rejection reason (and two usable oddities); the oracle decides.
+ODD_RECORDS = [
+    b"[1, 2]",
+    b'"just a string"',
+    b"",
+    ("{" + GOOD.format(n=1) + ', "heart_rate": "80"}').encode(),
+    ("{" + GOOD.format(n=2) + ', "heart_rate": true}').encode(),
+    ("{" + GOOD.format(n=3).replace("05T05", "05 05") + ', "heart_rate": 70}').encode(),
+    ("{" + GOOD.format(n=4).replace("01-05", "02-30") + ', "heart_rate": 70}').encode(),
+    ("{" + GOOD.format(n=5).replace('"steps_increment": 3', '"steps_increment": -3') + ', "heart_rate": 70}').encode(),
+    ("{" + GOOD.format(n=6).replace('"steps_increment": 3', '"steps_increment": 2.5') + ', "heart_rate": 70}').encode(),
+    ("{" + GOOD.format(n=7).replace('"event_id": "odd-7", ', "") + ', "heart_rate": 70}').encode(),
+    ("{" + GOOD.format(n=8) + ', "heart_rate": 251}').encode(),
+    ("{" + GOOD.format(n=9) + ', "heart_rate": 72.5, "extra": {"nested": [1]}}').encode(),
+    ("{" + GOOD.format(n=10) + ', "heart_rate": 25}').encode(),
+]
 
 
 @pytest.fixture(scope="module")
@@ -181,12 +201,15 @@ def test_end_to_end_nothing_lost_nothing_doubled(broker: LocalBroker, tmp_path: 
     second_events = list(generate_events(PATIENTS, seed=12, start=DEFAULT_START + timedelta(minutes=170), minutes=120))
     late_retries = [Record(r.key, r.value, DUPLICATE) for r in rng.sample(first, 40) if r.kind == "event"]
     second = list(with_faults(second_events, seed=12, duplicate_rate=0.05, malformed_rate=0.04)) + late_retries
+    second += [Record(b"odd", value, "odd") for value in ODD_RECORDS]
     produce_records(second, bootstrap_servers=broker.bootstrap_servers, topic=TOPIC)
     report = refresh(bootstrap_servers=broker.bootstrap_servers, topic=TOPIC, data_dir=data_dir, idle_polls=4)
     assert report.landed == len(second)
     assert_landed_exactly_once(data_dir, first + second)
     run_dbt(data_dir, "build", "--select", "tag:wearables")
     check_models_against_oracle(data_dir)
+    reasons = {r[0] for r in warehouse(data_dir, "select rejection_reason from main_staging.stg_wearables__quarantine")}
+    assert len(reasons) == 8, reasons  # every reason was exercised
     incremental = model_snapshot(data_dir)
 
     # A third refresh with nothing new lands nothing; incremental results equal a full rebuild.
