@@ -9,7 +9,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test lint redshift-check clean bench-wearables
+.PHONY: setup services demo test lint redshift-check bench-zero-etl bench-wearables clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Local services the tests use for real: MariaDB (the Aurora MySQL stand-in). Debian package, installed once.
+services:
+	@if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then \
+		echo "installing mariadb-server (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; \
+	fi
+
 demo: setup
+	@$(MAKE) --no-print-directory services || echo "MariaDB unavailable: the demo skips the front-desk step"
 	$(BIN)/patient360 run --patients 50 --seed 42 --show 5
 
 lint: setup
@@ -28,9 +36,12 @@ lint: setup
 redshift-check: setup
 	$(BIN)/python scripts/check_redshift_sql.py
 
-test: setup lint
+test: setup lint services
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/check_redshift_sql.py
+
+bench-zero-etl: setup services
+	$(BIN)/python bench/zero_etl_lag.py
 
 # Wearable stream: produce / ingest throughput and produce -> visible latency (local tansu broker).
 bench-wearables: setup

@@ -23,6 +23,7 @@ import duckdb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from simulators.warehouse import ensure_attached_sources  # noqa: E402
 from simulators.wearables.events import DEFAULT_START, generate_events  # noqa: E402
 from simulators.wearables.faults import with_faults  # noqa: E402
 from simulators.wearables.producer import ensure_topic, produce_records  # noqa: E402
@@ -88,7 +89,7 @@ def main() -> int:
     figures: dict[str, float | int | str] = {}
     with tempfile.TemporaryDirectory() as tmp, kafka_bootstrap() as bootstrap:
         data_dir = Path(tmp)
-        duckdb.connect(str(data_dir / "awsdatacatalog.duckdb")).close()
+        ensure_attached_sources(data_dir)
         ensure_topic(bootstrap, TOPIC, partitions=3)
 
         patients = patients_for(args.events, args.minutes)

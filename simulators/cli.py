@@ -6,6 +6,7 @@
   patient360 stream broker|refresh|follow [ARGS]        local Kafka broker; land the topic (MSK stand-in)
   patient360 build [--target local|redshift] [ARGS]     dbt build of the project
   patient360 show [--limit 5]                           a few rows of the patient tables
+  patient360 front-desk [--days 1] [--seed 42]          front-desk operations on MariaDB -> zero-ETL replica
   patient360 run --patients 50 --seed 42 --show 5       all of the above, once
 
 Exit codes: 0 success, 1 a step failed (its output says which), 2 bad usage or bad input.
@@ -58,14 +59,12 @@ def cmd_healthlake_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_dbt(settings: Settings, dbt_args: list[str]) -> int:
-    from simulators.wearables.producer import default_topic
-    from simulators.zero_etl.stream_landing import ensure_landing, landing_lock
+    from simulators.warehouse import ensure_attached_sources
+    from simulators.zero_etl.stream_landing import landing_lock
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    # The local profile attaches the stream landing file read-only: it must exist, and the stream
-    # ingestor must not write while dbt holds it (the shared lock below).
-    ensure_landing(settings.data_dir, default_topic())
+    ensure_attached_sources(settings.data_dir)
     command = [dbt_executable(), *dbt_args, "--project-dir", str(settings.project_dir)]
+    # The stream ingestor must not write the landing file while dbt has it attached (shared lock).
     with landing_lock(settings.data_dir, shared=True, timeout_s=300):
         return subprocess.run(command, env=settings.dbt_env(), cwd=settings.project_dir).returncode
 
@@ -140,9 +139,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 SHOWN_MODELS: dict[str, list[str]] = {
-    "dim_patient": [
-        "left(patient_id, 8) as patient", "given_name", "family_name", "gender", "age_years", "is_deceased",
-        "race", "mrn",
+    "patient_360": [
+        "left(patient_id, 14) as patient", "identity_source", "given_name", "age_years", "allergy_count",
+        "active_condition_count", "cast(next_appointment_at as date) as next_visit",
+        "round(no_show_rate, 2) as no_show_rate", "active_minutes_last_7_days as active_min_7d",
     ],
     "fct_patient_allergies": [
         "left(patient_id, 8) as patient", "category", "allergen_description", "criticality",
@@ -151,11 +151,37 @@ SHOWN_MODELS: dict[str, list[str]] = {
 }
 
 
+def cmd_front_desk(args: argparse.Namespace, settings: Settings) -> int:
+    """The desk works on the HealthLake population (synthetic ids without it) on a private MariaDB
+    (FRONT_DESK_MYSQL_* with --use-env), then the zero-ETL replicator catches up."""
+    from simulators.front_desk.__main__ import run as run_front_desk
+    from simulators.zero_etl.mariadb_server import MariaDbUnavailable
+
+    try:
+        summary = run_front_desk(
+            settings.data_dir, seed=args.seed, days=args.days, local_server=not getattr(args, "use_env", False),
+            show_progress=sys.stderr.isatty(),
+        )
+    except MariaDbUnavailable as exc:
+        if not getattr(args, "optional", False):
+            console.print(f"[red]error:[/red] {exc}")
+            return 2
+        console.print(f"[yellow]front desk skipped:[/yellow] {exc}; the replica stays empty")
+        return 0
+    except (ConnectionError, FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    console.print(summary)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     steps = [
         ("simulate FHIR", lambda: cmd_simulate_fhir(args, settings)),
         ("import into HealthLake stand-in",
          lambda: cmd_healthlake_import(argparse.Namespace(source=args.written_to, validate=False), settings)),
+        ("front desk on MariaDB + zero-ETL replica",
+         lambda: cmd_front_desk(argparse.Namespace(seed=args.seed, days=1.0, optional=True), settings)),
         ("dbt build", lambda: cmd_build(argparse.Namespace(target="local", dbt_args=[]), settings)),
     ]
     if args.show:
@@ -209,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print a few rows of the patient tables")
     show.add_argument("--limit", type=int, default=5)
     show.set_defaults(handler=cmd_show)
+
+    front_desk = sub.add_parser("front-desk", help="front-desk operations on MySQL/MariaDB + zero-ETL replica")
+    front_desk.add_argument("--days", type=float, default=1.0, help="simulated days of desk operations")
+    front_desk.add_argument("--seed", type=int, default=42)
+    front_desk.add_argument("--use-env", action="store_true", help="the MySQL FRONT_DESK_MYSQL_* points at")
+    front_desk.set_defaults(handler=cmd_front_desk)
 
     run = sub.add_parser("run", help="simulate, import and build once, on the local target")
     run.add_argument("--patients", type=int, default=50)

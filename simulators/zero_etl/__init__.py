@@ -1,1 +1,2 @@
-"""Local stand-ins for the AWS zero-ETL integrations (Kafka broker, MSK streaming ingestion)."""
+"""Local stand-ins for the AWS zero-ETL integrations: a private MariaDB with its binlog replica (Aurora),
+a Kafka broker and the MSK streaming-ingestion landing."""

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from simulators.settings import dbt_executable
-from simulators.wearables.producer import default_topic
-from simulators.zero_etl.stream_landing import ensure_landing
+from simulators.warehouse import ensure_attached_sources
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DIR = PROJECT_DIR.parent / "shared"
@@ -34,9 +33,23 @@ def dbt_env(data_dir: Path) -> dict[str, str]:
 
 def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """dbt against a private data dir, with private target/log paths so runs never share state."""
-    ensure_landing(data_dir, default_topic())  # the profile attaches the stream landing file read-only
+    ensure_attached_sources(data_dir)
     command = [
         dbt_executable(), *args, "--project-dir", str(PROJECT_DIR),
         "--target-path", str(data_dir / "dbt-target"), "--log-path", str(data_dir / "dbt-logs"),
     ]
     return subprocess.run(command, env=dbt_env(data_dir), capture_output=True, text=True, timeout=600)
+
+
+# --- front desk / zero-ETL: one private MariaDB for the session (real server, loopback only) ---------
+
+
+@pytest.fixture(scope="session")
+def mariadb_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from simulators.zero_etl import mariadb_server as server_module
+
+    if not server_module.is_installed():
+        pytest.fail("MariaDB is not installed: run `make services` (apt-get install -y mariadb-server)")
+    server = server_module.start(tmp_path_factory.mktemp("mariadb"), timeout=90)
+    yield server
+    server_module.stop(server)

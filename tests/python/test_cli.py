@@ -21,7 +21,7 @@ def patient360(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_run_simulates_imports_builds_and_shows(tmp_path: Path) -> None:
     result = patient360(tmp_path, "run", "--patients", "8", "--seed", "3", "--show", "3")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "dim_patient (8 rows)" in result.stdout
+    assert "patient_360 (" in result.stdout and "fct_patient_allergies (" in result.stdout
     with duckdb.connect(str(tmp_path / "awsdatacatalog.duckdb"), read_only=True) as con:
         assert con.execute(f"select count(*) from {HEALTHLAKE_DB}.patient").fetchone()[0] == 8
 

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from simulators.warehouse import ensure_attached_sources
 from simulators.wearables.events import DEFAULT_START, generate_events
 from simulators.wearables.faults import BAD_KINDS, DUPLICATE, Record, with_faults
 from simulators.wearables.producer import ensure_topic, produce_records
@@ -104,6 +105,7 @@ def run_dbt(data_dir: Path, *args: str) -> str:
         "--log-path",
         str(data_dir / "logs"),
     ]
+    ensure_attached_sources(data_dir)
     with landing_lock(data_dir, shared=True, timeout_s=60):
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -178,7 +180,6 @@ def check_models_against_oracle(data_dir: Path) -> None:
 def test_end_to_end_nothing_lost_nothing_doubled(broker: LocalBroker, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    duckdb.connect(str(data_dir / "awsdatacatalog.duckdb")).close()  # the profile attaches it too
     ensure_topic(broker.bootstrap_servers, TOPIC, partitions=3)
 
     # Round 1: three hours of six devices, with retries and malformed records.
