@@ -9,7 +9,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup services demo test lint redshift-check bench-zero-etl bench-wearables clean
+.PHONY: setup services demo test lint redshift-check bench-zero-etl bench-wearables bench-fhir clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench-zero-etl: setup services
 # Wearable stream: produce / ingest throughput and produce -> visible latency (local tansu broker).
 bench-wearables: setup
 	$(BIN)/python bench/wearables_stream.py
+
+bench-fhir: setup
+	$(BIN)/python bench/fhir_throughput.py --patients $${PATIENTS:-2000} --legacy
 
 clean:
 	rm -rf $(VENV) .local target logs

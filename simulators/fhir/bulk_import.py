@@ -10,6 +10,12 @@ What HealthLake's StartFHIRImportJob does, locally:
     layout (see ``healthlake_layout``); the job and its rejections are logged in
     ``healthlake_import_log.jobs`` / ``healthlake_import_log.rejected_resources``.
 
+Speed: each line is parsed once in Python (orjson), to validate it. Tables are built by DuckDB from the
+stored NDJSON itself: the type comes from ``json_structure`` of each distinct row shape, the rows are read
+with their camelCase keys into the lowercase table type. Where DuckDB could not be exact (a JSON fallback
+column, keys differing only by case, odd extensions) the table is built row by row in Python, as before;
+both give the same table (tests/python/test_healthlake_import_fast_path.py).
+
 Reasons never quote the line's content: it is PHI.
 """
 
@@ -21,12 +27,15 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import duckdb
+import orjson
 
 from simulators.fhir import healthlake_layout as layout
 from simulators.progress import progress_bar
@@ -34,6 +43,7 @@ from simulators.progress import progress_bar
 RESOURCE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 FHIR_ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 IMPORT_LOG_SCHEMA = "healthlake_import_log"
+MAX_OBJECT_SIZE = 104857600
 
 
 @dataclass(frozen=True)
@@ -95,10 +105,19 @@ def expected_type_from_filename(path: Path) -> str | None:
     return prefix if RESOURCE_TYPE_PATTERN.match(prefix) else None
 
 
+def parse_json(text: str) -> Any:
+    """orjson when it can (fast); the standard library for what orjson refuses (integers beyond 64 bits,
+    lone surrogates) and for its error messages (raises ``json.JSONDecodeError``)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def check_line(text: str, expected_type: str | None) -> tuple[dict[str, Any] | None, str | None]:
     """Parse one NDJSON line: (resource, None) when acceptable, (None, reason) when not."""
     try:
-        resource = json.loads(text)
+        resource = parse_json(text)
     except json.JSONDecodeError as exc:
         return None, f"malformed JSON ({exc.msg} at column {exc.colno})"
     if not isinstance(resource, dict):
@@ -136,16 +155,19 @@ def import_bulk_export(
         raise FileNotFoundError(f"no *.ndjson files in {source}")
     validator = FhirValidator() if validate else None
     report = ImportReport(job_id=uuid.uuid4().hex[:12], database=database)
-    store = datastore_dir(data_dir, database)
-    accepted: dict[str, list[str]] = {}
+    batches = BatchFiles(datastore_dir(data_dir, database), report.job_id)
 
-    with progress_bar(show_progress) as progress:
+    with batches, progress_bar(show_progress) as progress:
         task = progress.add_task("importing FHIR", total=sum(f.stat().st_size for f in files))
+        files_done = 0  # bytes
         for path in files:
             expected = expected_type_from_filename(path)
+            size, chars = path.stat().st_size, 0
             with path.open(encoding="utf-8", errors="replace") as lines:
                 for number, text in enumerate(lines, start=1):
-                    progress.advance(task, len(text.encode("utf-8", errors="replace")))
+                    chars += len(text)  # ~bytes: the bar moves every few thousand lines, exact at each file's end
+                    if number % 4096 == 0:
+                        progress.update(task, completed=files_done + min(chars, size))
                     if not text.strip():
                         continue
                     report.lines_read += 1
@@ -157,29 +179,62 @@ def import_bulk_export(
                         report.rejected.append(Rejection(path.name, number, reason, rtype))
                         continue
                     assert resource is not None
-                    accepted.setdefault(resource["resourceType"], []).append(text.strip())
+                    batches.write(resource["resourceType"], text.strip())
                     report.loaded[resource["resourceType"]] += 1
+            files_done += size
+            progress.update(task, completed=files_done)
 
-    for resource_type, lines in accepted.items():
-        type_dir = store / resource_type
-        type_dir.mkdir(parents=True, exist_ok=True)
-        # Names sort in import order: the datastore's "last write wins" reads them in that order.
-        batch_file = type_dir / f"{time.time_ns():020d}-{report.job_id}.ndjson"
-        batch_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    rebuild_tables(data_dir, database, sorted(accepted))
+    rebuild_tables(data_dir, database, batches.resource_types)
     log_job(data_dir, report, source)
     return report
 
 
-def stored_resources(data_dir: Path, database: str, resource_type: str) -> dict[str, dict[str, Any]]:
-    """Current version of each resource: files in import order, the last write of an id wins."""
-    current: dict[str, dict[str, Any]] = {}
-    type_dir = datastore_dir(data_dir, database) / resource_type
+class BatchFiles:
+    """The job's accepted lines, written as they come (memory stays flat) to one new datastore file per
+    resource type; ``.part`` until the job succeeds, so a failed job leaves the datastore as it was."""
+
+    def __init__(self, store: Path, job_id: str) -> None:
+        self._store, self._job_id = store, job_id
+        self._files: dict[str, tuple[Path, TextIO]] = {}
+
+    @property
+    def resource_types(self) -> list[str]:
+        return sorted(self._files)
+
+    def write(self, resource_type: str, line: str) -> None:
+        if resource_type not in self._files:
+            type_dir = self._store / resource_type
+            type_dir.mkdir(parents=True, exist_ok=True)
+            # Names sort in import order: the datastore's "last write wins" reads them in that order.
+            path = type_dir / f"{time.time_ns():020d}-{self._job_id}.ndjson"
+            self._files[resource_type] = (path, part_file(path).open("w", encoding="utf-8"))
+        handle = self._files[resource_type][1]
+        handle.write(line)
+        handle.write("\n")
+
+    def __enter__(self) -> BatchFiles:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        for path, handle in self._files.values():
+            handle.close()
+            if exc_type is None:
+                part_file(path).rename(path)
+            else:
+                part_file(path).unlink(missing_ok=True)
+
+
+def part_file(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
+
+
+def stored_lines(type_dir: Path) -> dict[str, str]:
+    """Current version of each resource (its JSON text): files in import order, the last write of an id wins."""
+    current: dict[str, str] = {}
     for path in sorted(type_dir.glob("*.ndjson")):
         with path.open(encoding="utf-8") as lines:
             for text in lines:
-                resource = json.loads(text)
-                current[resource["id"]] = resource
+                current[parse_json(text)["id"]] = text.rstrip("\n")
     return current
 
 
@@ -196,31 +251,108 @@ def rebuild_tables(data_dir: Path, database: str, resource_types: list[str]) -> 
         # A HealthLake datastore exposes a table for every resource type, even an empty one.
         missing = [t for t in layout.BASE_SCHEMAS if layout.table_name(t) not in existing]
         for resource_type in sorted(set(resource_types) | set(missing)):
-            rows = [layout.normalize(r) for r in stored_resources(data_dir, database, resource_type).values()]
-            write_table(con, database, resource_type, rows)
+            type_dir = datastore_dir(data_dir, database) / resource_type
+            with current_version_file(con, type_dir) as source:
+                write_table(con, database, resource_type, source)
 
 
-def write_table(
+@contextmanager
+def current_version_file(con: duckdb.DuckDBPyConnection, type_dir: Path) -> Iterator[Path]:
+    """One NDJSON file holding the current version of each stored resource, in first-import order.
+
+    The common case (one stored file, ids unique) is that file itself; after re-imports, the stored
+    files are read once to apply "last write wins" into a temporary file.
+    """
+    files = sorted(type_dir.glob("*.ndjson"))
+    if len(files) == 1 and not con.execute(
+        "select count(*) <> count(distinct json ->> 'id') "
+        f"from read_ndjson_objects(?, maximum_object_size = {MAX_OBJECT_SIZE})", [str(files[0])]
+    ).fetchone()[0]:
+        yield files[0]
+        return
+    with temporary_ndjson(stored_lines(type_dir).values()) as path:
+        yield path
+
+
+@contextmanager
+def temporary_ndjson(lines: Iterable[str]) -> Iterator[Path]:
+    with tempfile.NamedTemporaryFile("w", suffix=".ndjson", encoding="utf-8", delete=False) as tmp:
+        for line in lines:
+            tmp.write(line)
+            tmp.write("\n")
+    try:
+        yield Path(tmp.name)
+    finally:
+        Path(tmp.name).unlink()
+
+
+def write_table(con: duckdb.DuckDBPyConnection, database: str, resource_type: str, source: Path) -> None:
+    """Create the table from a file of raw FHIR resources: in DuckDB, or in Python when DuckDB can't be exact."""
+    try:
+        write_table_in_duckdb(con, database, resource_type, source)
+    except layout.StructureNotExact:
+        with source.open(encoding="utf-8") as lines:
+            rows = [layout.normalize(parse_json(text)) for text in lines if text.strip()]
+        write_normalised_table(con, database, resource_type, rows)
+
+
+def write_table_in_duckdb(con: duckdb.DuckDBPyConnection, database: str, resource_type: str, source: Path) -> None:
+    """The fast path: type = base schema merged with the type of each distinct row structure (DuckDB's
+    ``json_structure``, in first-seen order), then DuckDB reads the raw rows with their camelCase keys into
+    the table declared with the lowercase type (same field order); extension objects read as VARCHAR are
+    their JSON text."""
+    structures = con.execute(
+        "select structure from (select json_structure(json) as structure, row_number() over () as n "
+        f"from read_ndjson_objects(?, maximum_object_size = {MAX_OBJECT_SIZE})) "
+        "group by structure order by min(n)",
+        [str(source)],
+    ).fetchall()
+    table_type: layout.FhirType = layout.BASE_SCHEMAS.get(resource_type) or layout.BASE_SCHEMAS_COMMON
+    names: layout.NameTree = {}
+    for (structure,) in structures:
+        table_type = layout.merge_types(table_type, layout.structure_type(json.loads(structure), names))
+    assert isinstance(table_type, layout.Struct)
+    if not layout.exact_in_duckdb(table_type):
+        raise layout.StructureNotExact("a JSON column: its text must be the normalised JSON")
+    # The table is declared with its own (lowercase) type and filled from the raw read: a cast would not
+    # do, DuckDB drops casts between struct types that differ only by the case of their field names.
+    table = f'"{database}"."{layout.table_name(resource_type)}"'
+    declared = ", ".join(f'"{name}" {layout.duckdb_type(t)}' for name, t in table_type.fields)
+    read_columns: dict[str, str] = {}
+    for name, field_type in table_type.fields:
+        spelling, below = names.get(name, (name, {}))
+        read_columns[spelling] = layout.raw_duckdb_type(field_type, below)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create or replace table {table} ({declared})")
+        con.execute(
+            f"insert into {table} select * from read_json(?, format = 'newline_delimited', "
+            f"columns = {duckdb_struct_literal(read_columns)}, maximum_object_size = {MAX_OBJECT_SIZE})",
+            [str(source)],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def write_normalised_table(
     con: duckdb.DuckDBPyConnection, database: str, resource_type: str, rows: list[dict[str, Any]]
 ) -> None:
+    """The exact Python path: infer the type of every normalised row, load them through a temporary file."""
     table_type: layout.FhirType = layout.BASE_SCHEMAS.get(resource_type) or layout.BASE_SCHEMAS_COMMON
     for row in rows:
         table_type = layout.merge_types(table_type, layout.infer_type(row))
     assert isinstance(table_type, layout.Struct)
     columns = {name: layout.duckdb_type(t) for name, t in table_type.fields}
     table = f'"{database}"."{layout.table_name(resource_type)}"'
-    with tempfile.NamedTemporaryFile("w", suffix=".ndjson", encoding="utf-8", delete=False) as tmp:
-        for row in rows:
-            tmp.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False))
-            tmp.write("\n")
-    try:
+    dumped = (json.dumps(row, separators=(",", ":"), ensure_ascii=False) for row in rows)
+    with temporary_ndjson(dumped) as path:
         con.execute(
             f"create or replace table {table} as select * from read_json(?, format = 'newline_delimited', "
-            f"columns = {duckdb_struct_literal(columns)}, maximum_object_size = 104857600)",
-            [tmp.name],
+            f"columns = {duckdb_struct_literal(columns)}, maximum_object_size = {MAX_OBJECT_SIZE})",
+            [str(path)],
         )
-    finally:
-        Path(tmp.name).unlink()
 
 
 def duckdb_struct_literal(columns: dict[str, str]) -> str:

@@ -13,6 +13,7 @@ when no resource uses them) merged with the types inferred from the data (nothin
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,79 @@ def duckdb_type(fhir_type: FhirType) -> str:
     if not fhir_type.fields:
         return "JSON"  # an element seen only as {}: DuckDB has no empty struct
     inner = ", ".join(f'"{name}" {duckdb_type(t)}' for name, t in fhir_type.fields)
+    return f"STRUCT({inner})"
+
+
+# --- the same types from DuckDB's json_structure (the fast path) ----------------------------------
+
+_STRUCTURE_SCALARS: dict[str, FhirType | None] = {
+    "NULL": None, "VARCHAR": VARCHAR, "BOOLEAN": BOOLEAN, "DOUBLE": DOUBLE,
+    "UBIGINT": BIGINT, "BIGINT": BIGINT, "HUGEINT": BIGINT,
+}
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_]+$")
+
+# Per nested path: lowercase name -> (the name as written in the raw JSON, the names one level down).
+NameTree = dict[str, tuple[str, "NameTree"]]
+
+
+class StructureNotExact(ValueError):
+    """A ``json_structure`` that may not mean what ``infer_type`` would say: use the Python path."""
+
+
+def structure_type(structure: Any, names: NameTree, key: str = "") -> FhirType | None:
+    """``infer_type`` of a normalised row, read from DuckDB's ``json_structure`` of the raw (camelCase) row.
+
+    Records each key's raw spelling in ``names``. Raises ``StructureNotExact`` where DuckDB's answer is
+    ambiguous (its ``"JSON"`` means both "conflicting shapes" and "empty object"), where an extension is
+    not a list of objects, or where keys differ only by case: those go through the exact Python path.
+    """
+    if key in EXTENSION_KEYS:
+        if structure in ("NULL", ["NULL"]) or (isinstance(structure, list) and isinstance(structure[0], dict)):
+            return EXTENSION_LIST
+        raise StructureNotExact(f"extension {structure!r} is not a list of objects")
+    if isinstance(structure, str):
+        if structure not in _STRUCTURE_SCALARS:
+            raise StructureNotExact(structure)
+        return _STRUCTURE_SCALARS[structure]
+    if isinstance(structure, list):
+        item = structure_type(structure[0], names)
+        return ListOf(item) if item is not None else None
+    fields: list[tuple[str, FhirType]] = []
+    seen: set[str] = set()
+    for raw_key, value in structure.items():
+        lower = raw_key.lower()
+        if lower in seen or not _PLAIN_KEY.match(raw_key):
+            raise StructureNotExact("keys differing only by case, or an unusual key")
+        seen.add(lower)
+        spelling, below = names.setdefault(lower, (raw_key, {}))
+        if spelling != raw_key:
+            raise StructureNotExact("one key spelt with different cases")
+        if (field_type := structure_type(value, below, lower)) is not None:
+            fields.append((lower, field_type))
+    return Struct(tuple(fields))
+
+
+def exact_in_duckdb(fhir_type: FhirType) -> bool:
+    """True when DuckDB can fill this type from the raw JSON exactly: no JSON fallback anywhere (a JSON
+    column holds the *normalised* text, which only the Python path writes)."""
+    if isinstance(fhir_type, Scalar):
+        return fhir_type != JSON
+    if isinstance(fhir_type, ListOf):
+        return exact_in_duckdb(fhir_type.item)
+    return bool(fhir_type.fields) and all(exact_in_duckdb(t) for _, t in fhir_type.fields)
+
+
+def raw_duckdb_type(fhir_type: FhirType, names: NameTree) -> str:
+    """``duckdb_type`` with the raw JSON's key spellings, to read raw rows: same fields in the same order,
+    so inserting them into a ``duckdb_type(fhir_type)`` column only renames the fields."""
+    if isinstance(fhir_type, ListOf):
+        return f"{raw_duckdb_type(fhir_type.item, names)}[]"
+    if isinstance(fhir_type, Scalar) or not fhir_type.fields:
+        return duckdb_type(fhir_type)
+    inner = ", ".join(
+        f'"{names.get(name, (name, {}))[0]}" {raw_duckdb_type(t, names.get(name, (name, {}))[1])}'
+        for name, t in fhir_type.fields
+    )
     return f"STRUCT({inner})"
 
 

@@ -127,3 +127,13 @@ def test_race_and_ethnicity_come_from_the_us_core_extensions(synthea_warehouse, 
     staged = {r[0]: (r[1], r[2]) for r in rows(synthea_warehouse, "stg_healthlake__patients",
                                                "patient_id, race, ethnicity")}
     assert staged == expected
+
+
+def test_every_synthea_patient_reaches_patient_360(synthea_warehouse, synthea_dir: Path) -> None:
+    patients = read_ndjson(synthea_dir, "Patient")
+    allergies = read_ndjson(synthea_dir, "AllergyIntolerance")
+    staged = dict(rows(synthea_warehouse, "patient_360", "patient_id, allergy_count"))
+    expected_allergies = {p["id"]: 0 for p in patients}
+    for allergy in allergies:
+        expected_allergies[allergy["patient"]["reference"].removeprefix("Patient/")] += 1
+    assert staged == expected_allergies
