@@ -175,6 +175,45 @@ def cmd_front_desk(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_wearables_step(settings: Settings, seed: int, wearers: int, days: int) -> int:
+    """Devices for the first `wearers` HealthLake patients, `days` of per-minute events up to today
+    (UTC midnight), produced to Kafka ($KAFKA_BOOTSTRAP_SERVERS or a local tansu for the duration) and
+    landed once, like a REFRESH of the streaming view."""
+    from datetime import UTC, datetime, timedelta
+
+    from simulators.wearables.events import generate_events
+    from simulators.wearables.faults import event_record
+    from simulators.wearables.producer import default_topic, ensure_topic, produce_records
+    from simulators.zero_etl.kafka_broker import BrokerError, kafka_bootstrap
+    from simulators.zero_etl.stream_landing import refresh
+
+    patient_ids = healthlake_patient_ids(settings)[:wearers]
+    if not patient_ids:
+        console.print("[yellow]wearables skipped:[/yellow] no HealthLake patients")
+        return 0
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    events = generate_events(patient_ids, seed=seed, start=today - timedelta(days=days), minutes=days * 24 * 60)
+    topic = default_topic()
+    try:
+        with kafka_bootstrap(log_path=settings.data_dir / "tansu.log") as bootstrap:
+            ensure_topic(bootstrap, topic)
+            produced = produce_records(
+                (event_record(e) for e in events), bootstrap_servers=bootstrap, topic=topic,
+                show_progress=sys.stderr.isatty(),
+            )
+            report = refresh(bootstrap_servers=bootstrap, topic=topic, data_dir=settings.data_dir)
+    except BrokerError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    console.print(
+        f"wearables: {produced.total} events produced for {len(patient_ids)} devices, {report.landed} landed"
+    )
+    if report.landed < produced.total:
+        console.print(f"[red]error:[/red] {produced.total - report.landed} produced events did not land")
+        return 1
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     steps = [
         ("simulate FHIR", lambda: cmd_simulate_fhir(args, settings)),
@@ -182,6 +221,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
          lambda: cmd_healthlake_import(argparse.Namespace(source=args.written_to, validate=False), settings)),
         ("front desk on MariaDB + zero-ETL replica",
          lambda: cmd_front_desk(argparse.Namespace(seed=args.seed, days=1.0, optional=True), settings)),
+        ("wearables on Kafka + streaming ingestion",
+         lambda: run_wearables_step(settings, args.seed, args.wearers, args.wearable_days)),
         ("dbt build", lambda: cmd_build(argparse.Namespace(target="local", dbt_args=[]), settings)),
     ]
     if args.show:
@@ -246,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--patients", type=int, default=50)
     run.add_argument("--seed", type=int, default=42)
     run.add_argument("--show", type=int, default=5, help="rows to print at the end (0: none)")
+    run.add_argument("--wearers", type=int, default=10, help="patients with a wearable device")
+    run.add_argument("--wearable-days", type=int, default=2, help="days of per-minute wearable events")
     run.set_defaults(handler=cmd_run, out=None)
     return parser
 
