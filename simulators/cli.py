@@ -2,6 +2,8 @@
 
   patient360 simulate fhir --patients 100 --seed 42     synthetic FHIR R4 population -> bulk-export NDJSON
   patient360 healthlake import DIR [--validate]         bulk-export NDJSON -> HealthLake tables (DuckDB)
+  patient360 simulate wearables [--from-healthlake] ARGS   wearable events -> Kafka (see --help)
+  patient360 stream broker|refresh|follow [ARGS]        local Kafka broker; land the topic (MSK stand-in)
   patient360 build [--target local|redshift] [ARGS]     dbt build of the project
   patient360 show [--limit 5]                           a few rows of the patient tables
   patient360 front-desk [--days 1] [--seed 42]          front-desk operations on MariaDB -> zero-ETL replica
@@ -67,6 +69,47 @@ def run_dbt(settings: Settings, dbt_args: list[str]) -> int:
     # The stream ingestor must not write the landing file while dbt has it attached (shared lock).
     with landing_lock(settings.data_dir, shared=True, timeout_s=300):
         return subprocess.run(command, env=settings.dbt_env(), cwd=settings.project_dir).returncode
+
+
+def healthlake_patient_ids(settings: Settings) -> list[str]:
+    """The ids of the HealthLake stand-in's Patient resources (so wearables belong to real patients)."""
+    import duckdb
+
+    if not settings.healthlake_catalog_path.exists():
+        raise FileNotFoundError(f"no HealthLake stand-in at {settings.healthlake_catalog_path}")
+    with duckdb.connect(str(settings.healthlake_catalog_path), read_only=True) as con:
+        rows = con.execute(f'select id from "{settings.healthlake_db}".patient order by id').fetchall()
+    return [row[0] for row in rows]
+
+
+def cmd_simulate_wearables(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from simulators.wearables import producer
+
+    forwarded = [a for a in args.producer_args if a != "--"]
+    if not args.from_healthlake:
+        return producer.main(forwarded)
+    try:
+        ids = healthlake_patient_ids(settings)
+    except FileNotFoundError as exc:
+        console.print(f"[red]error:[/red] {exc}: run `patient360 run` or `patient360 healthlake import` first")
+        return 2
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as id_file:
+        id_file.write("\n".join(ids) + "\n")
+        id_file.flush()
+        return producer.main([*forwarded, "--patient-file", id_file.name])
+
+
+def cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
+    forwarded = [a for a in args.stream_args if a != "--"]
+    if args.action == "broker":
+        from simulators.zero_etl import kafka_broker
+
+        return kafka_broker.main(forwarded)
+    from simulators.zero_etl import stream_landing
+
+    return stream_landing.main([args.action, "--data-dir", str(settings.data_dir), *forwarded])
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
@@ -190,6 +233,45 @@ def cmd_front_desk(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_wearables_step(settings: Settings, seed: int, wearers: int, days: int) -> int:
+    """Devices for the first `wearers` HealthLake patients, `days` of per-minute events up to today
+    (UTC midnight), produced to Kafka ($KAFKA_BOOTSTRAP_SERVERS or a local tansu for the duration) and
+    landed once, like a REFRESH of the streaming view."""
+    from datetime import UTC, datetime, timedelta
+
+    from simulators.wearables.events import generate_events
+    from simulators.wearables.faults import event_record
+    from simulators.wearables.producer import default_topic, ensure_topic, produce_records
+    from simulators.zero_etl.kafka_broker import BrokerError, kafka_bootstrap
+    from simulators.zero_etl.stream_landing import refresh
+
+    patient_ids = healthlake_patient_ids(settings)[:wearers]
+    if not patient_ids:
+        console.print("[yellow]wearables skipped:[/yellow] no HealthLake patients")
+        return 0
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    events = generate_events(patient_ids, seed=seed, start=today - timedelta(days=days), minutes=days * 24 * 60)
+    topic = default_topic()
+    try:
+        with kafka_bootstrap(log_path=settings.data_dir / "tansu.log") as bootstrap:
+            ensure_topic(bootstrap, topic)
+            produced = produce_records(
+                (event_record(e) for e in events), bootstrap_servers=bootstrap, topic=topic,
+                show_progress=sys.stderr.isatty(),
+            )
+            report = refresh(bootstrap_servers=bootstrap, topic=topic, data_dir=settings.data_dir)
+    except BrokerError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    console.print(
+        f"wearables: {produced.total} events produced for {len(patient_ids)} devices, {report.landed} landed"
+    )
+    if report.landed < produced.total:
+        console.print(f"[red]error:[/red] {produced.total - report.landed} produced events did not land")
+        return 1
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     steps = [
         ("simulate FHIR", lambda: cmd_simulate_fhir(args, settings)),
@@ -197,6 +279,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
          lambda: cmd_healthlake_import(argparse.Namespace(source=args.written_to, validate=False), settings)),
         ("front desk on MariaDB + zero-ETL replica",
          lambda: cmd_front_desk(argparse.Namespace(seed=args.seed, days=1.0, optional=True), settings)),
+        ("wearables on Kafka + streaming ingestion",
+         lambda: run_wearables_step(settings, args.seed, args.wearers, args.wearable_days)),
         ("dbt build", lambda: cmd_build(argparse.Namespace(target="local", dbt_args=[]), settings)),
     ]
     if args.show:
@@ -224,6 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
     fhir.add_argument("--seed", type=int, default=42)
     fhir.add_argument("--out", type=Path, help="output folder (default: <data-dir>/exports/...)")
     fhir.set_defaults(handler=cmd_simulate_fhir)
+
+    wearables = simulate_sub.add_parser(
+        "wearables", help="wearable events to Kafka (arguments: python -m simulators.wearables.producer --help)"
+    )
+    wearables.add_argument("--from-healthlake", action="store_true", help="one device per HealthLake patient")
+    wearables.set_defaults(handler=cmd_simulate_wearables, producer_args=[])
+
+    stream = sub.add_parser("stream", help="the wearable stream: local broker, MSK streaming-ingestion stand-in")
+    stream.add_argument("action", choices=["broker", "refresh", "follow"])
+    stream.set_defaults(handler=cmd_stream, stream_args=[])
 
     healthlake = sub.add_parser("healthlake", help="the local AWS HealthLake stand-in")
     healthlake_sub = healthlake.add_subparsers(dest="action", required=True)
@@ -259,12 +353,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--patients", type=int, default=50)
     run.add_argument("--seed", type=int, default=42)
     run.add_argument("--show", type=int, default=5, help="rows to print at the end (0: none)")
+    run.add_argument("--wearers", type=int, default=10, help="patients with a wearable device")
+    run.add_argument("--wearable-days", type=int, default=2, help="days of per-minute wearable events")
     run.set_defaults(handler=cmd_run, out=None)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # `build`, `simulate wearables` and `stream` forward their options (dbt's, the module's own). Options
+    # argparse did not know come before the first plain word, which starts any REMAINDER list.
+    forwarding = next((n for n in ("dbt_args", "producer_args", "stream_args") if hasattr(args, n)), None)
+    if extra and forwarding is None:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if forwarding is not None:
+        setattr(args, forwarding, [*extra, *getattr(args, forwarding)])
     settings = load_settings(args.data_dir)
     if getattr(args, "patients", 1) < 1:
         console.print("[red]error:[/red] --patients must be at least 1")

@@ -56,10 +56,18 @@
     ^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$
 {%- endmacro %}
 
+{#- Redshift has no try_cast: a well-shaped but impossible date (Feb 30) would fail the cast, so it is
+    first read leniently with to_timestamp (which rolls it over to Mar 2) and kept only if the date
+    survives the round trip. Nested cases keep the order of evaluation. -#}
 {% macro redshift__iso8601_utc_to_timestamp(text) -%}
     case
         when {{ text }} ~ '{{ iso8601_utc_pattern() }}'
-            then cast(replace(replace({{ text }}, 'T', ' '), 'Z', '') as timestamp)
+            then case
+                when
+                    to_char(to_timestamp(left({{ text }}, 10), 'YYYY-MM-DD'), 'YYYY-MM-DD')
+                    = left({{ text }}, 10)
+                    then cast(replace(replace({{ text }}, 'T', ' '), 'Z', '') as timestamp)
+            end
     end
 {%- endmacro %}
 

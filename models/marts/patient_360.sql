@@ -90,6 +90,7 @@ select
     appointments.last_visit_at,
     appointments.next_appointment_at,
     cast(coalesce(appointments.booked_count, 0) as integer) as booked_count,
+    cast(coalesce(appointments.arrived_count, 0) as integer) as arrived_count,
     cast(coalesce(appointments.fulfilled_count, 0) as integer) as fulfilled_count,
     cast(coalesce(appointments.cancelled_count, 0) as integer) as cancelled_count,
     cast(coalesce(appointments.noshow_count, 0) as integer) as noshow_count,

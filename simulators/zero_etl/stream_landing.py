@@ -479,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.bootstrap_servers:
         parser.error(f"no broker: set {BOOTSTRAP_ENV} or pass --bootstrap-servers")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     landing = StreamLanding(
         bootstrap_servers=args.bootstrap_servers,
         topic=args.topic,

@@ -36,6 +36,26 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PATIENTS = [f"patient-{n:03d}" for n in range(6)]
 TOPIC = "wearables_stream"
+GOOD = (
+    '"event_id": "odd-{n}", "patient_id": "patient-000", "device_id": "d", '
+    '"event_time": "2026-01-05T05:00:00.000Z", "steps_increment": 3'
+)
+# Hand-made records for every rejection reason (and two usable oddities); the oracle decides.
+ODD_RECORDS = [
+    b"[1, 2]",
+    b'"just a string"',
+    b"",
+    ("{" + GOOD.format(n=1) + ', "heart_rate": "80"}').encode(),
+    ("{" + GOOD.format(n=2) + ', "heart_rate": true}').encode(),
+    ("{" + GOOD.format(n=3).replace("05T05", "05 05") + ', "heart_rate": 70}').encode(),
+    ("{" + GOOD.format(n=4).replace("01-05", "02-30") + ', "heart_rate": 70}').encode(),
+    ("{" + GOOD.format(n=5).replace('"steps_increment": 3', '"steps_increment": -3') + ', "heart_rate": 70}').encode(),
+    ("{" + GOOD.format(n=6).replace('"steps_increment": 3', '"steps_increment": 2.5') + ', "heart_rate": 70}').encode(),
+    ("{" + GOOD.format(n=7).replace('"event_id": "odd-7", ', "") + ', "heart_rate": 70}').encode(),
+    ("{" + GOOD.format(n=8) + ', "heart_rate": 251}').encode(),
+    ("{" + GOOD.format(n=9) + ', "heart_rate": 72.5, "extra": {"nested": [1]}}').encode(),
+    ("{" + GOOD.format(n=10) + ', "heart_rate": 25}').encode(),
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +68,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
 def landing_rows(data_dir: Path, topic: str = TOPIC) -> list[tuple[int, int, bytes]]:
     con = duckdb.connect(str(landing_path(data_dir)), read_only=True)
     try:
-        rows = con.execute(
-            f'select kafka_partition, kafka_offset, kafka_value from wearables_msk."{topic}"'
-        ).fetchall()
+        rows = con.execute(f'select kafka_partition, kafka_offset, kafka_value from wearables_msk."{topic}"').fetchall()
     finally:
         con.close()
     return [(int(p), int(o), bytes(v)) for p, o, v in rows]
@@ -152,9 +170,7 @@ def check_models_against_oracle(data_dir: Path) -> None:
     assert set(got_days) == set(expected_days)
     for key, day in expected_days.items():
         row = got_days[key]
-        assert (row[2], row[3], row[4]) == (day["active_minutes"], day["minutes_with_data"], day["steps"]), (
-            key
-        )
+        assert (row[2], row[3], row[4]) == (day["active_minutes"], day["minutes_with_data"], day["steps"]), key
         if day["resting_heart_rate"] is None:
             assert row[5] is None
         else:
@@ -164,7 +180,6 @@ def check_models_against_oracle(data_dir: Path) -> None:
 def test_end_to_end_nothing_lost_nothing_doubled(broker: LocalBroker, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    duckdb.connect(str(data_dir / "awsdatacatalog.duckdb")).close()  # the profile attaches it too
     ensure_topic(broker.bootstrap_servers, TOPIC, partitions=3)
 
     # Round 1: three hours of six devices, with retries and malformed records.
@@ -184,19 +199,18 @@ def test_end_to_end_nothing_lost_nothing_doubled(broker: LocalBroker, tmp_path: 
     # Round 2 (incremental): the next hours, late retries of round-1 records, more malformed records,
     # and late events for minutes already aggregated.
     rng = random.Random(2)
-    second_events = list(
-        generate_events(PATIENTS, seed=12, start=DEFAULT_START + timedelta(minutes=170), minutes=120)
-    )
+    second_events = list(generate_events(PATIENTS, seed=12, start=DEFAULT_START + timedelta(minutes=170), minutes=120))
     late_retries = [Record(r.key, r.value, DUPLICATE) for r in rng.sample(first, 40) if r.kind == "event"]
-    second = (
-        list(with_faults(second_events, seed=12, duplicate_rate=0.05, malformed_rate=0.04)) + late_retries
-    )
+    second = list(with_faults(second_events, seed=12, duplicate_rate=0.05, malformed_rate=0.04)) + late_retries
+    second += [Record(b"odd", value, "odd") for value in ODD_RECORDS]
     produce_records(second, bootstrap_servers=broker.bootstrap_servers, topic=TOPIC)
     report = refresh(bootstrap_servers=broker.bootstrap_servers, topic=TOPIC, data_dir=data_dir, idle_polls=4)
     assert report.landed == len(second)
     assert_landed_exactly_once(data_dir, first + second)
     run_dbt(data_dir, "build", "--select", "tag:wearables")
     check_models_against_oracle(data_dir)
+    reasons = {r[0] for r in warehouse(data_dir, "select rejection_reason from main_staging.stg_wearables__quarantine")}
+    assert len(reasons) == 8, reasons  # every reason was exercised
     incremental = model_snapshot(data_dir)
 
     # A third refresh with nothing new lands nothing; incremental results equal a full rebuild.
@@ -229,7 +243,8 @@ def ingestor(
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # a file, not a pipe: an unread pipe could fill up and stall the ingestor
+        stderr=(data_dir / f"ingestor-{topic}.log").open("ab"),
     )
 
 
@@ -247,9 +262,7 @@ def produce_for_crash_test(broker: LocalBroker, topic: str, minutes: int) -> lis
     return records
 
 
-def test_killed_mid_batch_then_restarted_loses_and_duplicates_nothing(
-    broker: LocalBroker, tmp_path: Path
-) -> None:
+def test_killed_mid_batch_then_restarted_loses_and_duplicates_nothing(broker: LocalBroker, tmp_path: Path) -> None:
     topic = "wearables_crash_mid_batch"
     produced = produce_for_crash_test(broker, topic, minutes=500)
     # Killed (SIGKILL) after batch 3's rows are inserted, before its transaction commits.
@@ -271,7 +284,7 @@ def test_killed_mid_batch_then_restarted_loses_and_duplicates_nothing(
     assert stored == len(rows), "the offsets moved with the rows, not more, not less"
 
     restarted = ingestor(topic, tmp_path, broker.bootstrap_servers, "refresh", "--max-batch-records", "500")
-    assert restarted.wait(timeout=120) == 0, restarted.stderr.read().decode() if restarted.stderr else ""
+    assert restarted.wait(timeout=120) == 0, (tmp_path / f"ingestor-{topic}.log").read_text()[-3000:]
     assert_landed_exactly_once(tmp_path, produced, topic)
 
 
@@ -315,3 +328,52 @@ def test_unknown_broker_binary_override_is_a_clear_error(monkeypatch: pytest.Mon
     monkeypatch.setattr(kb, "tansu_binary", lambda: Path("/nonexistent/tansu"))
     with pytest.raises((BrokerError, FileNotFoundError)):
         kb.start_local_broker(timeout_s=2)
+
+
+def test_ingestor_waits_for_a_running_reader_then_lands_everything(broker: LocalBroker, tmp_path: Path) -> None:
+    import threading
+
+    topic = "wearables_locked"
+    produced = produce_for_crash_test(broker, topic, minutes=20)
+    results: list[int] = []
+    with landing_lock(tmp_path, shared=True, timeout_s=10):  # as a dbt run started by patient360 does
+        worker = threading.Thread(
+            target=lambda: results.append(
+                refresh(bootstrap_servers=broker.bootstrap_servers, topic=topic, data_dir=tmp_path).landed
+            )
+        )
+        worker.start()
+        time.sleep(2.0)
+        assert worker.is_alive() and not landing_path(tmp_path).exists(), "wrote while a reader held the lock"
+    worker.join(timeout=60)
+    assert results == [len(produced)]
+    assert_landed_exactly_once(tmp_path, produced, topic)
+
+
+def test_a_restarted_empty_broker_is_refused_not_silently_mixed(broker: LocalBroker, tmp_path: Path) -> None:
+    from simulators.zero_etl.stream_landing import LandingError
+
+    topic = "wearables_restart"
+    produce_for_crash_test(broker, topic, minutes=5)
+    refresh(bootstrap_servers=broker.bootstrap_servers, topic=topic, data_dir=tmp_path)
+    other = start_local_broker()
+    try:
+        produce_for_crash_test(other, topic, minutes=5)
+        with pytest.raises(LandingError, match="restarted empty"):
+            refresh(bootstrap_servers=other.bootstrap_servers, topic=topic, data_dir=tmp_path)
+    finally:
+        other.stop()
+
+
+def test_cli_simulates_wearables_and_lands_them(broker: LocalBroker, tmp_path: Path) -> None:
+    from simulators.cli import main as patient360
+
+    topic = "wearables_cli"
+    common = ["--topic", topic, "--bootstrap-servers", broker.bootstrap_servers]
+    assert (
+        patient360(["simulate", "wearables", "--patients", "p-1", "p-2", "--minutes", "30", "--no-progress", *common])
+        == 0
+    )
+    assert patient360(["--data-dir", str(tmp_path), "stream", "refresh", "--idle-polls", "2", *common]) == 0
+    produced = list(with_faults(generate_events(["p-1", "p-2"], seed=42, minutes=30), seed=42))
+    assert_landed_exactly_once(tmp_path, produced, topic)

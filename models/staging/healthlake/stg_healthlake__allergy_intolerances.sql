@@ -73,11 +73,24 @@ select
     reaction_codings.manifestation_code,
     reaction_codings.manifestation_display,
     reaction_codings.reaction_index is not null as has_reaction,
-    coalesce(
-        reaction_codings.manifestation_system = 'http://snomed.info/sct'
-        and reaction_codings.manifestation_code = '39579001',
-        false
-    ) as is_anaphylaxis
+    {#- Per manifestation, whichever of its codings says so (SNOMED 39579001, ICD-10-CM T78.2*). #}
+    max(
+        case
+            when
+                (
+                    reaction_codings.manifestation_system = 'http://snomed.info/sct'
+                    and reaction_codings.manifestation_code = '39579001'
+                )
+                or (
+                    reaction_codings.manifestation_system = 'http://hl7.org/fhir/sid/icd-10-cm'
+                    and reaction_codings.manifestation_code like 'T78.2%'
+                )
+                then 1
+            else 0
+        end
+    ) over (
+        partition by allergies.id, reaction_codings.reaction_index, reaction_codings.manifestation_index
+    ) = 1 as is_anaphylaxis
 from allergies
 inner join reaction_codings
     on allergies.id = reaction_codings.allergy_id
