@@ -10,7 +10,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup setup-airflow services demo test lint redshift-check bench-zero-etl bench-wearables bench-fhir clean
+.PHONY: setup setup-airflow services demo test lint redshift-check bench-zero-etl bench-wearables bench-fhir bench-dbt clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench-wearables: setup
 
 bench-fhir: setup
 	$(BIN)/python bench/fhir_throughput.py --patients $${PATIENTS:-2000} --legacy
+
+# dbt build on DuckDB: full, incremental after ~1% new stream events, patient_360 lookup vs query-time join.
+bench-dbt: setup
+	$(BIN)/python bench/dbt_build.py --patients $${PATIENTS:-1000}
 
 clean:
 	rm -rf $(VENV) .local target logs
