@@ -8,6 +8,7 @@ import pytest
 
 from simulators.settings import dbt_executable
 from simulators.warehouse import ensure_attached_sources
+from simulators.zero_etl.stream_landing import landing_lock
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DIR = PROJECT_DIR.parent / "shared"
@@ -28,17 +29,20 @@ def dbt_env(data_dir: Path) -> dict[str, str]:
         "P360_DATA_DIR": str(data_dir),
         "P360_HEALTHLAKE_DB": HEALTHLAKE_DB,
         "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"),
+        "P360_TARGET": "local",
     }
 
 
 def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """dbt against a private data dir, with private target/log paths so runs never share state."""
+    """dbt against a private data dir, with private target/log paths so runs never share state. Like the
+    CLI, it holds the stream landing's shared lock so an ingestor never writes while dbt has it attached."""
     ensure_attached_sources(data_dir)
     command = [
         dbt_executable(), *args, "--project-dir", str(PROJECT_DIR),
         "--target-path", str(data_dir / "dbt-target"), "--log-path", str(data_dir / "dbt-logs"),
     ]
-    return subprocess.run(command, env=dbt_env(data_dir), capture_output=True, text=True, timeout=600)
+    with landing_lock(data_dir, shared=True, timeout_s=60):
+        return subprocess.run(command, env=dbt_env(data_dir), capture_output=True, text=True, timeout=600)
 
 
 # --- front desk / zero-ETL: one private MariaDB for the session (real server, loopback only) ---------

@@ -22,12 +22,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from simulators.warehouse import ensure_attached_sources
 from simulators.wearables.events import DEFAULT_START, generate_events
 from simulators.wearables.faults import BAD_KINDS, DUPLICATE, Record, with_faults
 from simulators.wearables.producer import ensure_topic, produce_records
 from simulators.zero_etl.kafka_broker import BrokerError, LocalBroker, start_local_broker
 from simulators.zero_etl.stream_landing import FAULT_ENV, landing_lock, landing_path, refresh
+from tests.python import conftest
 from tests.python.wearables_oracle import expected_daily_activity, expected_outcome
 
 pytestmark = pytest.mark.slow
@@ -89,25 +89,7 @@ def assert_landed_exactly_once(data_dir: Path, produced: list[Record], topic: st
 
 
 def run_dbt(data_dir: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "P360_DATA_DIR": str(data_dir),
-        "DBT_PROFILES_DIR": str(REPO / "profiles"),
-        "P360_TARGET": "local",
-    }
-    command = [
-        str(BIN / "dbt"),
-        *args,
-        "--project-dir",
-        str(REPO),
-        "--target-path",
-        str(data_dir / "target"),
-        "--log-path",
-        str(data_dir / "logs"),
-    ]
-    ensure_attached_sources(data_dir)
-    with landing_lock(data_dir, shared=True, timeout_s=60):
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    result = conftest.run_dbt(data_dir, *args)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return result.stdout
 
