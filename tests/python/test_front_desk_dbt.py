@@ -15,6 +15,8 @@ from simulators.front_desk.connection import connect
 from simulators.front_desk.operations import FrontDeskPatient, FrontDeskSimulator, apply
 from simulators.front_desk.patients import synthetic_patients
 from simulators.front_desk.schema import create_schema
+from simulators.settings import load_settings
+from simulators.warehouse import connect_warehouse, relation_name
 from simulators.zero_etl.replicator import Replicator
 from tests.python.conftest import HEALTHLAKE_DB, run_dbt
 
@@ -66,18 +68,7 @@ def front_desk_warehouse(mariadb_server, tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def warehouse(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
-    con.execute(f"attach '{data_dir / 'awsdatacatalog.duckdb'}' as awsdatacatalog (read_only)")
-    con.execute(f"attach '{data_dir / (ZETL_DB + '.duckdb')}' as {ZETL_DB} (read_only)")
-    return con
-
-
-def relation(con: duckdb.DuckDBPyConnection, model: str) -> str:
-    (schema,) = con.execute(
-        "select table_schema from information_schema.tables where table_name = ? and table_catalog = 'warehouse'",
-        [model],
-    ).fetchone()
-    return f'warehouse."{schema}"."{model}"'
+    return connect_warehouse(load_settings(data_dir))  # attaches the replica under $P360_ZETL_DB
 
 
 def test_dbt_models_resolve_identities_report_exceptions_and_summarise(front_desk_warehouse) -> None:
@@ -109,24 +100,24 @@ def test_dbt_models_resolve_identities_report_exceptions_and_summarise(front_des
 
     with warehouse(data_dir) as con:
         unmatched = Counter(dict(con.execute(
-            f"select unmatched_reason, count(*) from {relation(con, 'int_appointments_unmatched')} group by 1"
+            f"select unmatched_reason, count(*) from {relation_name(con, 'int_appointments_unmatched')} group by 1"
         ).fetchall()))
         methods = dict(con.execute(
-            f"select identity_match_method, count(*) from {relation(con, 'int_appointments_identity_matched')} "
+            f"select identity_match_method, count(*) from {relation_name(con, 'int_appointments_identity_matched')} "
             "where patient_id is not null group by 1"
         ).fetchall())
         summary = con.execute(
             "select patient_id, booked_count, arrived_count, fulfilled_count, cancelled_count, noshow_count, "
-            f"no_show_rate, next_appointment_at, last_visit_at from {relation(con, 'int_appointments_summarised')} "
-            "where is_identity_matched"
+            "no_show_rate, next_appointment_at, last_visit_at "
+            f"from {relation_name(con, 'int_appointments_summarised')} where is_identity_matched"
         ).fetchall()
         unmatched_summarised = con.execute(
-            f"select patient_id, appointments_total from {relation(con, 'int_appointments_summarised')} "
+            f"select patient_id, appointments_total from {relation_name(con, 'int_appointments_summarised')} "
             "where not is_identity_matched"
         ).fetchall()
         state = con.execute(
             "select source_table_name, table_state, table_rows "
-            f"from {relation(con, 'stg_front_desk__integration_table_state')}"
+            f"from {relation_name(con, 'stg_front_desk__integration_table_state')}"
         ).fetchall()
     assert state == [("patient_appointment", "Synced", len(simulator.rows))]
     assert unmatched == expected_unmatched
