@@ -18,8 +18,10 @@ Locations come from the environment (P360_DATA_DIR, P360_HEALTHLAKE_DB, DBT_PROF
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -233,17 +235,20 @@ def cmd_front_desk(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def run_wearables_step(settings: Settings, seed: int, wearers: int, days: int) -> int:
+def run_wearables_step(
+    settings: Settings, seed: int, wearers: int, days: int, on_landing_reset: Callable[[], None] | None = None
+) -> int:
     """Devices for the first `wearers` HealthLake patients, `days` of per-minute events up to today
     (UTC midnight), produced to Kafka ($KAFKA_BOOTSTRAP_SERVERS or a local tansu for the duration) and
-    landed once, like a REFRESH of the streaming view."""
+    landed once, like a REFRESH of the streaming view. A local broker is new (empty) on every call: the
+    topic's landing then starts over and ``on_landing_reset`` is told (the stream's models need a full refresh)."""
     from datetime import UTC, datetime, timedelta
 
     from simulators.wearables.events import generate_events
     from simulators.wearables.faults import event_record
     from simulators.wearables.producer import default_topic, ensure_topic, produce_records
-    from simulators.zero_etl.kafka_broker import BrokerError, kafka_bootstrap
-    from simulators.zero_etl.stream_landing import refresh
+    from simulators.zero_etl.kafka_broker import BOOTSTRAP_ENV, BrokerError, kafka_bootstrap
+    from simulators.zero_etl.stream_landing import LandingError, refresh, reset_topic
 
     patient_ids = healthlake_patient_ids(settings)[:wearers]
     if not patient_ids:
@@ -254,13 +259,21 @@ def run_wearables_step(settings: Settings, seed: int, wearers: int, days: int) -
     topic = default_topic()
     try:
         with kafka_bootstrap(log_path=settings.data_dir / "tansu.log") as bootstrap:
+            if not os.environ.get(BOOTSTRAP_ENV, "").strip() and landing_has_offsets(settings, topic):
+                # A local broker lives for this step only: a new, empty stream whose offsets start at 0 again.
+                # The landing starts over and the stream's incremental models are rebuilt in full.
+                removed = reset_topic(settings.data_dir, topic)
+                console.print(f"wearables: a new local broker, so the landing of {topic} starts over "
+                              f"({removed} records of the previous run removed; dbt rebuilds in full)")
+                if on_landing_reset is not None:
+                    on_landing_reset()
             ensure_topic(bootstrap, topic)
             produced = produce_records(
                 (event_record(e) for e in events), bootstrap_servers=bootstrap, topic=topic,
                 show_progress=sys.stderr.isatty(),
             )
             report = refresh(bootstrap_servers=bootstrap, topic=topic, data_dir=settings.data_dir)
-    except BrokerError as exc:
+    except (BrokerError, LandingError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 1
     console.print(
@@ -272,7 +285,15 @@ def run_wearables_step(settings: Settings, seed: int, wearers: int, days: int) -
     return 0
 
 
+def landing_has_offsets(settings: Settings, topic: str) -> bool:
+    """Has a previous run landed records of ``topic`` (with their offsets) in the local landing file?"""
+    from simulators.zero_etl.stream_landing import landing_path, stored_offsets
+
+    return landing_path(settings.data_dir).exists() and bool(stored_offsets(settings.data_dir, topic))
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    full_refresh: list[str] = []
     steps = [
         ("simulate FHIR", lambda: cmd_simulate_fhir(args, settings)),
         ("import into HealthLake stand-in",
@@ -280,8 +301,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         ("front desk on MariaDB + zero-ETL replica",
          lambda: cmd_front_desk(argparse.Namespace(seed=args.seed, days=1.0, optional=True), settings)),
         ("wearables on Kafka + streaming ingestion",
-         lambda: run_wearables_step(settings, args.seed, args.wearers, args.wearable_days)),
-        ("dbt build", lambda: cmd_build(argparse.Namespace(target="local", dbt_args=[]), settings)),
+         lambda: run_wearables_step(settings, args.seed, args.wearers, args.wearable_days,
+                                    on_landing_reset=lambda: full_refresh.append("--full-refresh"))),
+        ("dbt build", lambda: cmd_build(argparse.Namespace(target="local", dbt_args=full_refresh[:1]), settings)),
     ]
     if args.show:
         steps.append(("show", lambda: cmd_show(argparse.Namespace(limit=args.show), settings)))

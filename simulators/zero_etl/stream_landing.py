@@ -184,6 +184,27 @@ def stored_offsets(
     return {int(p): (int(n), c) for p, n, c in rows}
 
 
+def reset_topic(data_dir: Path, topic: str, schema: str | None = None, *, lock_timeout_s: float = 60.0) -> int:
+    """Start a topic's landing over: its rows and stored offsets go, in one transaction (for a new stream,
+    e.g. a fresh in-memory broker). Returns the rows removed; the stream's dbt models then need a
+    ``--full-refresh`` (their offset watermarks belong to the old stream)."""
+    schema = schema or default_schema()
+    if not landing_path(data_dir).exists():
+        return 0
+    with landing_lock(data_dir, shared=False, timeout_s=lock_timeout_s):
+        con = connect_with_retry(landing_path(data_dir), timeout_s=lock_timeout_s)
+        try:
+            _create_landing(con, schema, topic)
+            con.execute("begin transaction")
+            (removed,) = con.execute(f"select count(*) from {landing_table(schema, topic)}").fetchone()
+            con.execute(f"delete from {landing_table(schema, topic)}")
+            con.execute(f"delete from {STATE_SCHEMA}.consumer_offsets where topic = ?", [topic])
+            con.execute("commit")
+        finally:
+            con.close()
+    return int(removed)
+
+
 def headers_json(headers: Sequence[tuple[str, bytes | None]] | None) -> str:
     """Kafka headers as a JSON array of one-key objects (the SUPER value Redshift exposes)."""
     items = []
