@@ -9,7 +9,8 @@ What Aurora MySQL zero-ETL does into Redshift, locally:
     transaction never split; a batch of transactions, the binlog position reached, the table states and
     a lag record are written in the SAME DuckDB transaction: a restart neither loses nor repeats changes;
   * ``zero_etl_metadata.integration_table_state`` mirrors Redshift's ``SVV_INTEGRATION_TABLE_STATE``
-    (Synced / Failed / ResyncRequired); DDL on a replicated table marks it ResyncRequired and resyncs;
+    (Synced / Failed / ResyncRequired / ResyncInitiated); DDL on a replicated table marks it ResyncRequired,
+    the resync marks it ResyncInitiated (reason kept) until the new snapshot commits it Synced;
   * a table without a primary key is refused (state Failed, reason says why), as zero-ETL does.
 
 The DuckDB file is opened per batch and closed again (dbt attaches it read_only in between); a lock
@@ -405,6 +406,16 @@ class Replicator:
                 [state, reason, datetime.now(UTC), self.integration_id],
             )
 
+    def mark_resync_initiated(self) -> None:
+        """Tables waiting for a resync -> ResyncInitiated (the reason why they need it is kept)."""
+        with self.replica() as duck:
+            duck.execute(
+                f"update {METADATA_SCHEMA}.integration_table_state set table_state = 'ResyncInitiated', "
+                "last_updated_timestamp = ? where integration_id = ? and (table_state = 'ResyncRequired' "
+                "or (table_state = 'Failed' and coalesce(reason, '') <> ?))",
+                [datetime.now(UTC), self.integration_id, NO_PK_REASON],
+            )
+
     # --- applying a batch --------------------------------------------------------------------------
 
     def apply(self, batch: Batch, position: Position) -> None:
@@ -466,11 +477,14 @@ class Replicator:
             position = self.stored_position()
             states = self.table_states()
             needs_resync = any(
-                state == "ResyncRequired" or (state == "Failed" and reason != NO_PK_REASON)
+                state in ("ResyncRequired", "ResyncInitiated") or (state == "Failed" and reason != NO_PK_REASON)
                 for state, reason in states.values()
             )
             if position is None or needs_resync:
                 why = "initial snapshot" if position is None else "table marked ResyncRequired or Failed"
+                if needs_resync:
+                    # Visible while the snapshot runs (and after a crash in it), as SVV_INTEGRATION_TABLE_STATE.
+                    self.mark_resync_initiated()
                 position = self.resync(why)
                 report.resyncs += 1
             else:
