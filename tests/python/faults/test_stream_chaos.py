@@ -41,6 +41,7 @@ from tests.python.test_wearables_stream_e2e import (
     assert_landed_exactly_once,
     check_models_against_oracle,
     landing_rows,
+    model_snapshot,
     run_dbt,
     warehouse,
 )
@@ -185,6 +186,11 @@ def test_stream_survives_kills_stalls_retries_and_bad_records(
     assert kinds[EVENT] == len(events)
     odd_valid = sum(1 for r in records if r.kind == "odd" and rejection_reason(r.value) is None)
     assert len(got_events) == len(events) + odd_valid
+
+    # the incremental path (a build mid-stream, then one at the end) equals a full rebuild
+    incremental = model_snapshot(data_dir)
+    run_dbt(data_dir, "run", "--select", "tag:wearables", "--full-refresh")
+    assert model_snapshot(data_dir) == incremental, "full refresh differs from the incremental path"
 
     record_figures(Figures(
         area="stream", test="stream chaos (kills, broker stall, retries, bad records)",
