@@ -10,7 +10,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup setup-airflow services demo test lint redshift-check bench-zero-etl bench-wearables bench-fhir bench-dbt clean
+.PHONY: setup setup-airflow services demo test test-faults lint redshift-check bench-zero-etl bench-wearables bench-fhir bench-dbt clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ redshift-check: setup
 test: setup setup-airflow lint services
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/check_redshift_sql.py
+
+# The fault and bad-input suite alone (also part of `make test`), with every test's figures printed.
+test-faults: setup services
+	$(BIN)/python -m pytest -m faults -s tests/python/faults
 
 bench-zero-etl: setup services
 	$(BIN)/python bench/zero_etl_lag.py
