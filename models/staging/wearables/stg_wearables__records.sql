@@ -1,9 +1,19 @@
-{#- Every JSON record of the stream with its typed fields and, when it cannot be used, why. -#}
-{{ config(tags=['wearables']) }}
+{#- Every JSON record of the stream with its typed fields and, when it cannot be used, why. A table,
+    appended per refresh: each record's JSON is parsed once, not by every model and test that reads it. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        tags=['wearables'],
+    )
+}}
 
 with stream_records as (
 
     select * from {{ ref('base_wearables__stream') }}
+    {% if is_incremental() %}
+        where {{ stream_refreshed_after_processed() }}
+    {% endif %}
 
 ),
 
