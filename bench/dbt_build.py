@@ -105,7 +105,9 @@ def median_ms(con: Any, sql: str, params: list[str], repeats: int = 25) -> float
     return statistics.median(samples)
 
 
-def load_fhir(settings: Settings, patients: int, seed: int, figures: dict[str, Any], log: Callable[[str], None]) -> None:
+def load_fhir(
+    settings: Settings, patients: int, seed: int, figures: dict[str, Any], log: Callable[[str], None]
+) -> None:
     """HealthLake stand-in for `patients`: from the cache, else simulate + import (and cache it)."""
     from simulators.fhir.bulk_import import import_bulk_export
     from simulators.fhir.population import PopulationConfig, stream_bulk_export

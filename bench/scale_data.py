@@ -92,8 +92,32 @@ select
         when bursting then 95 + hour_noise % 60 + (noise >> 24) % 7
         when walking then resting_hr + 8 + (noise >> 24) % 9
         else resting_hr + (noise >> 24) % 7
-    end::bigint as heart_rate
+    end::bigint as heart_rate,
+    -- what a real stream also carries (quarantined downstream): 0.1% cut-off values, 0.1% impossible heart rates
+    case (noise >> 40) % 1000 when 0 then 'not_json' when 1 then 'heart_rate_out_of_range' end as fault
 from shaped
+"""
+
+# The landing row for each event: the producer's JSON value (simulators/wearables/events.py), key = patient id.
+LANDING_SELECT = """
+select
+    kafka_partition,
+    kafka_offset,
+    'C' as kafka_timestamp_type,
+    event_time + to_milliseconds({arrival_ms} + (hash(event_id) % 1000)::bigint) as kafka_timestamp,
+    encode(patient_id) as kafka_key,
+    encode(case fault when 'not_json' then left(json_text, 40) else json_text end) as kafka_value,
+    '[]'::json as kafka_headers,
+    now()::timestamp as refresh_time
+from (
+    select
+        *,
+        '{{"event_id":"' || event_id || '","patient_id":"' || patient_id || '","device_id":"' || device_id
+        || '","event_time":"' || strftime(event_time, '%Y-%m-%dT%H:%M:%S.000Z') || '","steps_increment":'
+        || steps_increment || ',"heart_rate":'
+        || case fault when 'heart_rate_out_of_range' then 300 else heart_rate end || '}}' as json_text
+    from ({events})
+)
 """
 
 
@@ -146,18 +170,8 @@ def write_wearable_landing(
                 start=start.strftime("%Y-%m-%d %H:%M:%S"),
             )
             con.execute("begin transaction")
-            con.execute(
-                f"insert into {landing_table(schema, topic)} "
-                "select kafka_partition, kafka_offset, 'C', "
-                f"event_time + to_milliseconds({int(arrival_delay_s * 1000)} + (hash(event_id) % 1000)::bigint), "
-                "encode(patient_id), "
-                "encode('{\"event_id\":\"' || event_id || '\",\"patient_id\":\"' || patient_id "
-                "|| '\",\"device_id\":\"' || device_id || '\",\"event_time\":\"' "
-                "|| strftime(event_time, '%Y-%m-%dT%H:%M:%S.000Z') || '\",\"steps_increment\":' "
-                "|| steps_increment || ',\"heart_rate\":' || heart_rate || '}'), "
-                "'[]'::json, now()::timestamp "
-                f"from ({events})"
-            )
+            rows = LANDING_SELECT.format(events=events, arrival_ms=int(arrival_delay_s * 1000))
+            con.execute(f"insert into {landing_table(schema, topic)} {rows}")
             con.execute(
                 f"insert or replace into {STATE_SCHEMA}.consumer_offsets "
                 "select ?, kafka_partition, max(kafka_offset) + 1, 'bench-direct-write', now()::timestamp "
