@@ -14,6 +14,7 @@ with events as (
     select
         patient_id,
         {{ dbt.date_trunc('minute', 'event_time') }} as minute_at,
+        event_time,
         heart_rate,
         steps_increment,
         loaded_at
@@ -21,41 +22,7 @@ with events as (
 
 ),
 
-{% if is_incremental() %}
-
-touched_minutes as (
-
-    select distinct
-        patient_id,
-        minute_at
-    from events
-    where loaded_at > (
-        select coalesce(max(already_loaded.source_loaded_at), cast('1900-01-01' as timestamp))
-        from {{ this }} as already_loaded
-    )
-
-),
-
-events_to_aggregate as (
-
-    select events.*
-    from events
-    inner join touched_minutes
-        on
-            events.patient_id = touched_minutes.patient_id
-            and events.minute_at = touched_minutes.minute_at
-
-),
-
-{% else %}
-
-events_to_aggregate as (
-
-    select * from events
-
-),
-
-{% endif %}
+{{ rows_of_touched_groups('events_to_aggregate', 'events', ['patient_id', 'minute_at'], 'loaded_at') }},
 
 minutes as (
 
@@ -67,6 +34,7 @@ minutes as (
         min(heart_rate) as min_heart_rate,
         max(heart_rate) as max_heart_rate,
         sum(steps_increment) as steps,
+        max(event_time) as last_event_at,
         max(loaded_at) as source_loaded_at
     from events_to_aggregate
     group by patient_id, minute_at
@@ -83,5 +51,6 @@ select
     max_heart_rate,
     steps,
     avg_heart_rate > {{ var('wearables_active_heart_rate_bpm') }} as is_active_minute,
+    last_event_at,
     source_loaded_at
 from minutes
