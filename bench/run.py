@@ -141,7 +141,8 @@ def rows_for(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"{scale['incremental_over_full']:.1%} ({scale['dbt_incremental_build_s']} s)",
             "< 10%",
             f"+{scale['incremental_new_events']:,} events, {scale['incremental_front_desk_operations']} desk ops "
-            f"({scale['incremental_front_desk_row_changes']} row changes); no-op {scale['dbt_incremental_noop_s']} s",
+            f"({scale['incremental_front_desk_row_changes']} row changes); no-op {scale['dbt_incremental_noop_s']} s; "
+            f"deferred whole-history tests {scale.get('deferred_whole_history_tests_s')} s",
         ))
     for scale in scales.values():
         rows.append((
@@ -174,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="dbt scales in patients: small (1k), medium (1k,10k), large (1k,10k,100k) or a list")
     parser.add_argument("--skip", default="", help=f"comma list of figures to skip: {', '.join(FIGURES)}")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--wearer-share", type=float, default=0.01, help="share of patients with a wearable")
+    parser.add_argument("--wearer-share", type=float, default=dbt_build.DEFAULT_WEARER_SHARE,
+                        help="share of patients with a wearable (default 0.25%%: 100k patients -> 10.8M events)")
     parser.add_argument("--wearable-days", type=int, default=30, help="days of per-minute events per wearer")
     parser.add_argument("--fhir-patients", type=int, default=2000, help="patients for figure 1")
     parser.add_argument("--kafka-events", type=int, default=100_000, help="events for figure 2")

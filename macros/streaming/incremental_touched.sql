@@ -35,3 +35,18 @@ touched_{{ name }} as (
 )
     {%- endif %}
 {% endmacro %}
+
+{#- The earliest group a new load can touch: min(group_expression) over the rows of `relation` loaded after
+    max(source_loaded_at) of {{ this }} (columns qualified by `recently_loaded`). A model bounds its input with `<time column> >= <this>` before
+    rows_of_touched_groups, so an incremental run reads the recent rows instead of the whole history (the
+    scan prunes on the bound). Exact: every row of a touched group is at or after the group's start. -#}
+{% macro earliest_touched_group(relation, group_expression, loaded_at_column) -%}
+    (
+        select min({{ group_expression }})
+        from {{ relation }} as recently_loaded
+        where recently_loaded.{{ loaded_at_column }} > (
+            select coalesce(max(already_loaded.source_loaded_at), cast('1900-01-01' as timestamp))
+            from {{ this }} as already_loaded
+        )
+    )
+{%- endmacro %}

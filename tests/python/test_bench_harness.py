@@ -47,13 +47,15 @@ def test_bench_harness_reports_all_six_figures(tmp_path: Path) -> None:
     assert zetl["burst_throughput_row_changes_per_s"] > 0 and zetl["replica_equals_source"]
 
     scale = figures["dbt"][str(PATIENTS)]  # 4, 5, 6
-    wearers = max(1, round(PATIENTS * 0.01))
+    wearers = max(1, round(PATIENTS * scale["wearer_share"]))
+    assert scale["wearers"] == wearers
     minutes = WEARABLE_DAYS * 24 * 60
     assert scale["wearable_events"] == wearers * minutes
     assert scale["incremental_new_events"] == wearers * round(minutes * 0.01)
     assert scale["incremental_front_desk_row_changes"] > 0
     assert scale["dbt_full_build_s"] > scale["dbt_invocation_overhead_s"] > 0
     assert 0 < scale["incremental_over_full"] < 2
+    assert scale["deferred_whole_history_tests"] >= 4 and scale["deferred_whole_history_tests_s"] > 0
     assert scale["dbt_full_slowest_nodes"] and all(n["seconds"] >= 0 for n in scale["dbt_full_slowest_nodes"])
     assert scale["lookup_patient_360_ms"] > 0 and scale["lookup_reference_join_ms"] > 0
     assert scale["lookup_reference_over_mart"] == pytest.approx(

@@ -13,7 +13,12 @@
 
 with minutes as (
 
-    select * from {{ ref('int_wearable_minutes_aggregated') }}
+    select aggregated_minutes.* from {{ ref('int_wearable_minutes_aggregated') }} as aggregated_minutes
+    {% if is_incremental() %}
+        where aggregated_minutes.activity_date >= {{ earliest_touched_group(
+            ref('int_wearable_minutes_aggregated'), 'recently_loaded.activity_date', 'source_loaded_at'
+        ) }}
+    {% endif %}
 
 ),
 

@@ -12,13 +12,18 @@
 with events as (
 
     select
-        patient_id,
-        {{ dbt.date_trunc('minute', 'event_time') }} as minute_at,
-        event_time,
-        heart_rate,
-        steps_increment,
-        loaded_at
-    from {{ ref('stg_wearables__events') }}
+        wearable_events.patient_id,
+        {{ dbt.date_trunc('minute', 'wearable_events.event_time') }} as minute_at,
+        wearable_events.event_time,
+        wearable_events.heart_rate,
+        wearable_events.steps_increment,
+        wearable_events.loaded_at
+    from {{ ref('stg_wearables__events') }} as wearable_events
+    {% if is_incremental() %}
+        where wearable_events.event_time >= {{ earliest_touched_group(
+            ref('stg_wearables__events'), dbt.date_trunc('minute', 'recently_loaded.event_time'), 'loaded_at'
+        ) }}
+    {% endif %}
 
 ),
 
