@@ -10,7 +10,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup setup-airflow services demo test test-faults lint redshift-check bench-zero-etl bench-wearables bench-fhir bench-dbt clean
+.PHONY: setup setup-airflow services demo test test-faults lint redshift-check bench bench-zero-etl bench-wearables bench-fhir bench-dbt clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,19 +52,26 @@ test: setup setup-airflow lint services
 test-faults: setup services
 	$(BIN)/python -m pytest -m faults -s tests/python/faults
 
+# All six benchmark figures in one table + bench/results/bench_<timestamp>.json. SCALE: small (1k patients,
+# a few minutes), medium (1k,10k), large (1k,10k,100k) or a list, e.g. make bench SCALE=1k,10k,100k.
+SCALE ?= small
+bench: setup services
+	$(BIN)/python -m bench --scale $(SCALE)
+
 bench-zero-etl: setup services
-	$(BIN)/python bench/zero_etl_lag.py
+	$(BIN)/python -m bench.zero_etl_lag
 
 # Wearable stream: produce / ingest throughput and produce -> visible latency (local tansu broker).
 bench-wearables: setup
-	$(BIN)/python bench/wearables_stream.py
+	$(BIN)/python -m bench.wearables_stream
 
 bench-fhir: setup
-	$(BIN)/python bench/fhir_throughput.py --patients $${PATIENTS:-2000} --legacy
+	$(BIN)/python -m bench.fhir_throughput --patients $${PATIENTS:-2000} --legacy
 
-# dbt build on DuckDB: full, incremental after ~1% new stream events, patient_360 lookup vs query-time join.
-bench-dbt: setup
-	$(BIN)/python bench/dbt_build.py --patients $${PATIENTS:-1000}
+# dbt build on DuckDB at one scale: full, fixed overhead, incremental after 1% new stream events + front-desk
+# changes, patient_360 lookup vs query-time join.
+bench-dbt: setup services
+	$(BIN)/python -m bench.dbt_build --patients $${PATIENTS:-1000}
 
 clean:
 	rm -rf $(VENV) .local target logs

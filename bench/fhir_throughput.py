@@ -1,6 +1,6 @@
 """FHIR path throughput: the population simulator's bulk export, then the HealthLake bulk import.
 
-    python bench/fhir_throughput.py --patients 2000 [--legacy]
+    python -m bench.fhir_throughput --patients 2000 [--legacy]
 
 Prints simulator patients/s and resources/s, import resources/s and patients/s and the machine's cores,
 and writes the figures as JSON to bench/results/fhir_throughput.json. ``--legacy`` also imports the same
@@ -60,24 +60,18 @@ def rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else float("inf")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--patients", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--legacy", action="store_true", help="also time the pre-fast-path importer (same run)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON results file (default {RESULTS})")
-    args = parser.parse_args(argv)
-
+def measure(patients: int = 2000, seed: int = 42, *, legacy: bool = False) -> dict[str, Any]:
+    """Simulate `patients` into a bulk export, import it; the figures (legacy: also the old importer)."""
     with tempfile.TemporaryDirectory(prefix="fhir-bench-") as work:
         export = Path(work) / "export"
         started = time.perf_counter()
-        summary = stream_bulk_export(PopulationConfig(patients=args.patients, seed=args.seed), export)
+        summary = stream_bulk_export(PopulationConfig(patients=patients, seed=seed), export)
         simulate_s = time.perf_counter() - started
         resources = sum(summary.counts.values())
         import_s, loaded = timed_import(import_bulk_export, export, Path(work) / "fast")
         figures: dict[str, Any] = {
-            "patients": args.patients,
-            "seed": args.seed,
+            "patients": patients,
+            "seed": seed,
             "resources": resources,
             "cpu_count": os.cpu_count(),
             "usable_cores": len(os.sched_getaffinity(0)),
@@ -85,13 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "duckdb": duckdb.__version__,
             "simulator_seconds": round(simulate_s, 3),
-            "simulator_patients_per_s": rate(args.patients, simulate_s),
+            "simulator_patients_per_s": rate(patients, simulate_s),
             "simulator_resources_per_s": rate(resources, simulate_s),
             "import_seconds": round(import_s, 3),
             "import_resources_per_s": rate(loaded, import_s),
-            "import_patients_per_s": rate(args.patients, import_s),
+            "import_patients_per_s": rate(patients, import_s),
         }
-        if args.legacy:
+        if legacy:
             sys.path.insert(0, str(BENCH_DIR))
             from legacy_bulk_import import import_bulk_export as legacy_import
 
@@ -99,11 +93,21 @@ def main(argv: list[str] | None = None) -> int:
             figures |= {
                 "legacy_import_seconds": round(legacy_s, 3),
                 "legacy_import_resources_per_s": rate(loaded, legacy_s),
-                "legacy_import_patients_per_s": rate(args.patients, legacy_s),
+                "legacy_import_patients_per_s": rate(patients, legacy_s),
                 "import_speedup": round(legacy_s / import_s, 2),
                 "identical_tables": tables_identical(Path(work) / "fast", Path(work) / "legacy"),
             }
+    return figures
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--patients", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--legacy", action="store_true", help="also time the pre-fast-path importer (same run)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON results file (default {RESULTS})")
+    args = parser.parse_args(argv)
+    figures = measure(args.patients, args.seed, legacy=args.legacy)
     width = max(len(name) for name in figures)
     for name, value in figures.items():
         print(f"{name:<{width}}  {value}")

@@ -1,6 +1,6 @@
 """Benchmark the wearable stream: produce and ingest throughput, and produce -> visible latency.
 
-    python bench/wearables_stream.py [--events 100000] [--latency-events 500]
+    python -m bench.wearables_stream [--events 100000] [--latency-events 500]
 
 Uses $KAFKA_BOOTSTRAP_SERVERS when set, else starts the local tansu broker. Prints the figures and
 saves them to bench/results/wearables_stream.json. Figures are for this machine (2 cores).
@@ -23,6 +23,8 @@ import duckdb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from simulators.cli import run_dbt  # noqa: E402
+from simulators.settings import load_settings  # noqa: E402
 from simulators.warehouse import ensure_attached_sources  # noqa: E402
 from simulators.wearables.events import DEFAULT_START, generate_events  # noqa: E402
 from simulators.wearables.faults import with_faults  # noqa: E402
@@ -47,55 +49,28 @@ def count_where(path: Path, sql: str, params: list[object], data_dir: Path) -> i
 
 
 def dbt(data_dir: Path, *args: str) -> float:
-    env = {
-        **os.environ,
-        "P360_DATA_DIR": str(data_dir),
-        "DBT_PROFILES_DIR": str(REPO / "profiles"),
-        "P360_TARGET": "local",
-    }
+    """The wearable models through the project's own dbt launcher (simulators.cli.run_dbt), timed."""
+    settings = load_settings(data_dir)
     started = time.monotonic()
-    with landing_lock(data_dir, shared=True, timeout_s=120):
-        result = subprocess.run(
-            [
-                str(Path(sys.executable).parent / "dbt"),
-                *args,
-                "--select",
-                "tag:wearables",
-                "--project-dir",
-                str(REPO),
-                "--target-path",
-                str(data_dir / "target"),
-                "--log-path",
-                str(data_dir / "logs"),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
-    if result.returncode != 0:
-        raise RuntimeError(f"dbt {' '.join(args)} failed:\n{result.stdout[-3000:]}")
+    code = run_dbt(settings, [*args, "--select", "tag:wearables", "--quiet",
+                              "--target-path", str(data_dir / "target"), "--log-path", str(data_dir / "logs")])
+    if code != 0:
+        raise RuntimeError(f"dbt {' '.join(args)} failed (exit {code}); see {data_dir / 'logs'}")
     return time.monotonic() - started
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--minutes", type=int, default=600, help="device minutes per patient")
-    parser.add_argument("--latency-events", type=int, default=500)
-    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "wearables_stream.json")
-    args = parser.parse_args()
+def measure(events: int = 100_000, minutes: int = 600, latency_events: int = 500) -> dict[str, float | int | str]:
+    """Produce `events` (1% duplicates, 1% malformed) to Kafka, land them, then the latency of a burst."""
     figures: dict[str, float | int | str] = {}
     with tempfile.TemporaryDirectory() as tmp, kafka_bootstrap() as bootstrap:
         data_dir = Path(tmp)
         ensure_attached_sources(data_dir)
         ensure_topic(bootstrap, TOPIC, partitions=3)
 
-        patients = patients_for(args.events, args.minutes)
+        patients = patients_for(events, minutes)
         records = list(
             with_faults(
-                generate_events(patients, seed=1, minutes=args.minutes),
+                generate_events(patients, seed=1, minutes=minutes),
                 seed=1,
                 duplicate_rate=0.01,
                 malformed_rate=0.01,
@@ -109,12 +84,12 @@ def main() -> int:
         landing = StreamLanding(bootstrap_servers=bootstrap, topic=TOPIC, data_dir=data_dir)
         started = time.monotonic()
         report = landing.run(idle_polls=3, on_batch=lambda _: last_commit.__setitem__(0, time.monotonic()))
-        assert report.landed == produced.total, f"landed {report.landed} of {produced.total}"
+        if report.landed != produced.total:
+            raise RuntimeError(f"landed {report.landed} of {produced.total} produced records")
         figures["ingest_records"] = report.landed
         figures["ingest_batches"] = report.batches
         figures["ingest_events_per_s"] = round(report.landed / (last_commit[0] - started))
         figures["dbt_build_first_s"] = round(dbt(data_dir, "build"), 2)
-
         # Latency: a follow-mode ingestor runs; a burst is produced; when is it in the events model?
         follower = subprocess.Popen(
             [
@@ -135,7 +110,7 @@ def main() -> int:
         )
         try:
             time.sleep(3)  # let it start and settle
-            burst_patients = patients_for(args.latency_events, 1)
+            burst_patients = patients_for(latency_events, 1)
             start = DEFAULT_START + timedelta(days=7)
             burst = list(with_faults(generate_events(burst_patients, seed=2, start=start, minutes=1), seed=2))
             produced_at = time.monotonic()
@@ -166,6 +141,17 @@ def main() -> int:
             "KAFKA_BOOTSTRAP_SERVERS" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "tansu"
         )
 
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--minutes", type=int, default=600, help="device minutes per patient")
+    parser.add_argument("--latency-events", type=int, default=500)
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "wearables_stream.json")
+    args = parser.parse_args()
+    figures = measure(args.events, args.minutes, args.latency_events)
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value:,}" if isinstance(value, int | float) else f"{key:<{width}}  {value}")

@@ -1,6 +1,21 @@
 {#- Typed access to the parsed JSON payload: Redshift SUPER navigation vs DuckDB JSON functions.
     A value of the wrong JSON type reads as null, so validation can name it instead of failing.
-    Keys are lowercase snake_case: SUPER attribute names are matched case-insensitively anyway. -#}
+    Keys are lowercase snake_case: SUPER attribute names are matched case-insensitively anyway.
+    payload_text / payload_number read the payload_fields() of the payload: on DuckDB every JSON function
+    call parses the document again, so the fields are split out in one parse (a struct of JSON values);
+    Redshift navigates the SUPER value itself. -#}
+
+{% macro payload_fields(payload, keys) %}
+    {{ return(adapter.dispatch('payload_fields')(payload, keys)) }}
+{% endmacro %}
+
+{% macro default__payload_fields(payload, keys) -%}
+    {{ payload }}
+{%- endmacro %}
+
+{% macro duckdb__payload_fields(payload, keys) -%}
+    json_transform({{ payload }}, '{ {%- for key in keys -%} "{{ key }}": "JSON"{{ ", " if not loop.last }} {%- endfor -%} }')
+{%- endmacro %}
 
 {% macro payload_is_object(payload) %}
     {{ return(adapter.dispatch('payload_is_object')(payload)) }}
@@ -25,8 +40,8 @@
 
 {% macro duckdb__payload_text(payload, key) -%}
     case
-        when json_type({{ payload }}, '$.{{ key }}') = 'VARCHAR'
-            then json_extract_string({{ payload }}, '$.{{ key }}')
+        when json_type({{ payload }}.{{ key }}) = 'VARCHAR'
+            then json_extract_string({{ payload }}.{{ key }}, '$')
     end
 {%- endmacro %}
 
@@ -41,8 +56,8 @@
 
 {% macro duckdb__payload_number(payload, key) -%}
     case
-        when json_type({{ payload }}, '$.{{ key }}') in ('BIGINT', 'UBIGINT', 'DOUBLE')
-            then cast(json_extract_string({{ payload }}, '$.{{ key }}') as double)
+        when json_type({{ payload }}.{{ key }}) in ('BIGINT', 'UBIGINT', 'DOUBLE')
+            then cast(json_extract_string({{ payload }}.{{ key }}, '$') as double)
     end
 {%- endmacro %}
 

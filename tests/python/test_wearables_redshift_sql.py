@@ -70,7 +70,7 @@ def test_wearable_models_compile_and_parse_for_redshift(tmp_path: Path, incremen
     base = (target / "compiled/patient360/models/staging/wearables/base_wearables__stream.sql").read_text()
     assert "json_parse(kafka_value)" in base and "can_json_parse(kafka_value)" in base
     records = next(p for p in compiled if p.stem == "stg_wearables__records").read_text()
-    assert "cast(stream_records.payload.patient_id as varchar)" in records
+    assert "cast(stream_records.payload_fields.patient_id as varchar)" in records
     events = next(p for p in compiled if p.stem == "stg_wearables__events").read_text()
     assert ("not exists" in events) == (incremental == "true")
 

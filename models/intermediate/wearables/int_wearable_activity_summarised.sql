@@ -5,13 +5,7 @@
 -#}
 with daily_activity as (
 
-    select * from {{ ref('fct_wearable_daily_activity') }}
-
-),
-
-events as (
-
-    select * from {{ ref('stg_wearables__events') }}
+    select * from {{ ref('int_wearable_days_aggregated') }}
 
 ),
 
@@ -25,9 +19,9 @@ last_events as (
 
     select
         patient_id,
-        max(event_time) as last_event_at,
-        max(loaded_at) as last_loaded_at
-    from events
+        max(last_event_at) as last_event_at,
+        max(source_loaded_at) as last_loaded_at
+    from daily_activity
     group by patient_id
 
 ),

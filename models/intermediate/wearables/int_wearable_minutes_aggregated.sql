@@ -12,50 +12,22 @@
 with events as (
 
     select
-        patient_id,
-        {{ dbt.date_trunc('minute', 'event_time') }} as minute_at,
-        heart_rate,
-        steps_increment,
-        loaded_at
-    from {{ ref('stg_wearables__events') }}
+        wearable_events.patient_id,
+        {{ dbt.date_trunc('minute', 'wearable_events.event_time') }} as minute_at,
+        wearable_events.event_time,
+        wearable_events.heart_rate,
+        wearable_events.steps_increment,
+        wearable_events.loaded_at
+    from {{ ref('stg_wearables__events') }} as wearable_events
+    {% if is_incremental() %}
+        where wearable_events.event_time >= {{ earliest_touched_group(
+            ref('stg_wearables__events'), dbt.date_trunc('minute', 'recently_loaded.event_time'), 'loaded_at'
+        ) }}
+    {% endif %}
 
 ),
 
-{% if is_incremental() %}
-
-touched_minutes as (
-
-    select distinct
-        patient_id,
-        minute_at
-    from events
-    where loaded_at > (
-        select coalesce(max(already_loaded.source_loaded_at), cast('1900-01-01' as timestamp))
-        from {{ this }} as already_loaded
-    )
-
-),
-
-events_to_aggregate as (
-
-    select events.*
-    from events
-    inner join touched_minutes
-        on
-            events.patient_id = touched_minutes.patient_id
-            and events.minute_at = touched_minutes.minute_at
-
-),
-
-{% else %}
-
-events_to_aggregate as (
-
-    select * from events
-
-),
-
-{% endif %}
+{{ rows_of_touched_groups('events_to_aggregate', 'events', ['patient_id', 'minute_at'], 'loaded_at') }},
 
 minutes as (
 
@@ -67,6 +39,7 @@ minutes as (
         min(heart_rate) as min_heart_rate,
         max(heart_rate) as max_heart_rate,
         sum(steps_increment) as steps,
+        max(event_time) as last_event_at,
         max(loaded_at) as source_loaded_at
     from events_to_aggregate
     group by patient_id, minute_at
@@ -83,5 +56,6 @@ select
     max_heart_rate,
     steps,
     avg_heart_rate > {{ var('wearables_active_heart_rate_bpm') }} as is_active_minute,
+    last_event_at,
     source_loaded_at
 from minutes

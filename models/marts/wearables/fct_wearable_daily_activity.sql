@@ -1,95 +1,14 @@
 {#- Per patient and day (UTC, by event time): active minutes (average heart rate above the threshold,
-    reference analysis 2), steps, and resting heart rate (10th percentile of the still minutes'
-    average heart rate). Only the days touched by new minutes are recomputed. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['patient_id', 'activity_date'],
-        tags=['wearables'],
-    )
-}}
-
-with minutes as (
-
-    select * from {{ ref('int_wearable_minutes_aggregated') }}
-
-),
-
-{% if is_incremental() %}
-
-touched_days as (
-
-    select distinct
-        patient_id,
-        activity_date
-    from minutes
-    where source_loaded_at > (
-        select coalesce(max(already_loaded.source_loaded_at), cast('1900-01-01' as timestamp))
-        from {{ this }} as already_loaded
-    )
-
-),
-
-minutes_to_summarise as (
-
-    select minutes.*
-    from minutes
-    inner join touched_days
-        on
-            minutes.patient_id = touched_days.patient_id
-            and minutes.activity_date = touched_days.activity_date
-
-),
-
-{% else %}
-
-minutes_to_summarise as (
-
-    select * from minutes
-
-),
-
-{% endif %}
-
-daily_totals as (
-
-    select
-        patient_id,
-        activity_date,
-        count(*) as minutes_with_data,
-        sum(case when is_active_minute then 1 else 0 end) as active_minutes,
-        sum(steps) as steps,
-        max(max_heart_rate) as max_heart_rate,
-        max(source_loaded_at) as source_loaded_at
-    from minutes_to_summarise
-    group by patient_id, activity_date
-
-),
-
-resting_heart_rates as (
-
-    select
-        patient_id,
-        activity_date,
-        percentile_cont(0.1) within group (order by avg_heart_rate) as resting_heart_rate
-    from minutes_to_summarise
-    where steps = 0
-    group by patient_id, activity_date
-
-)
+    reference analysis 2), steps and resting heart rate, as aggregated by int_wearable_days_aggregated. -#}
+{{ config(tags=['wearables']) }}
 
 select
-    daily_totals.patient_id,
-    daily_totals.activity_date,
-    daily_totals.active_minutes,
-    daily_totals.minutes_with_data,
-    daily_totals.steps,
-    resting_heart_rates.resting_heart_rate,
-    daily_totals.max_heart_rate,
-    daily_totals.source_loaded_at
-from daily_totals
-left join resting_heart_rates
-    on
-        daily_totals.patient_id = resting_heart_rates.patient_id
-        and daily_totals.activity_date = resting_heart_rates.activity_date
+    patient_id,
+    activity_date,
+    active_minutes,
+    minutes_with_data,
+    steps,
+    resting_heart_rate,
+    max_heart_rate,
+    source_loaded_at
+from {{ ref('int_wearable_days_aggregated') }}

@@ -11,7 +11,11 @@
 with valid_records as (
 
     select * from {{ ref('stg_wearables__records') }}
-    where rejection_reason is null
+    where
+        rejection_reason is null
+        {% if is_incremental() %}
+            and {{ stream_refreshed_after_processed() }}
+        {% endif %}
 
 ),
 

@@ -21,7 +21,11 @@ with rejected_records as (
         event_id,
         cast(rejection_reason as varchar) as rejection_reason
     from {{ ref('stg_wearables__records') }}
-    where rejection_reason is not null
+    where
+        rejection_reason is not null
+        {% if is_incremental() %}
+            and {{ stream_refreshed_after_processed(processed_where="processed.source_view = 'base_wearables__stream'") }}
+        {% endif %}
 
 ),
 
@@ -36,6 +40,11 @@ unparsable_records as (
         cast(null as varchar) as event_id,
         cast('not_json' as varchar) as rejection_reason
     from {{ ref('base_wearables__stream_unparsable') }}
+    {% if is_incremental() %}
+        where {{ stream_refreshed_after_processed(
+            processed_where="processed.source_view = 'base_wearables__stream_unparsable'"
+        ) }}
+    {% endif %}
 
 ),
 

@@ -1,9 +1,28 @@
-{#- Every JSON record of the stream with its typed fields and, when it cannot be used, why. -#}
-{{ config(tags=['wearables']) }}
+{#- Every JSON record of the stream with its typed fields and, when it cannot be used, why. A table,
+    appended per refresh: each record's JSON is parsed once, not by every model and test that reads it. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        tags=['wearables'],
+    )
+}}
+
+{%- set payload_keys = ['event_id', 'patient_id', 'device_id', 'event_time', 'steps_increment', 'heart_rate'] -%}
 
 with stream_records as (
 
-    select * from {{ ref('base_wearables__stream') }}
+    select
+        kafka_partition,
+        kafka_offset,
+        kafka_timestamp,
+        refresh_time,
+        {{ payload_is_object('payload') }} as is_json_object,
+        {{ payload_fields('payload', payload_keys) }} as payload_fields
+    from {{ ref('base_wearables__stream') }}
+    {% if is_incremental() %}
+        where {{ stream_refreshed_after_processed() }}
+    {% endif %}
 
 ),
 
@@ -14,13 +33,13 @@ extracted as (
         kafka_offset,
         kafka_timestamp as arrived_at,
         refresh_time,
-        {{ payload_is_object('stream_records.payload') }} as is_json_object,
-        {{ payload_text('stream_records.payload', 'event_id') }} as event_id,
-        {{ payload_text('stream_records.payload', 'patient_id') }} as patient_id,
-        {{ payload_text('stream_records.payload', 'device_id') }} as device_id,
-        {{ payload_text('stream_records.payload', 'event_time') }} as event_time_text,
-        {{ payload_number('stream_records.payload', 'steps_increment') }} as steps_increment_value,
-        {{ payload_number('stream_records.payload', 'heart_rate') }} as heart_rate_value
+        is_json_object,
+        {{ payload_text('stream_records.payload_fields', 'event_id') }} as event_id,
+        {{ payload_text('stream_records.payload_fields', 'patient_id') }} as patient_id,
+        {{ payload_text('stream_records.payload_fields', 'device_id') }} as device_id,
+        {{ payload_text('stream_records.payload_fields', 'event_time') }} as event_time_text,
+        {{ payload_number('stream_records.payload_fields', 'steps_increment') }} as steps_increment_value,
+        {{ payload_number('stream_records.payload_fields', 'heart_rate') }} as heart_rate_value
     from stream_records
 
 ),
