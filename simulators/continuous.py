@@ -375,14 +375,27 @@ def dbt_command(settings: Settings, *args: str) -> list[str]:
     ]
 
 
+LOCK_CONFLICT = b"Could not set lock on file"
+LOCK_RETRIES = 20
+
+
 def run_dbt_locked(settings: Settings, command: list[str], log_path: Path, timeout_s: float = 900) -> int:
+    """dbt under the landing's shared lock. The replicator opens its file per batch without that lock: when dbt
+    meets it mid-batch, its read-only ATTACH fails at start (nothing built yet) and dbt is started again."""
     from simulators.zero_etl.stream_landing import landing_lock
 
-    with landing_lock(settings.data_dir, shared=True, timeout_s=300), log_path.open("ab") as log:
-        return subprocess.run(
-            command, env=settings.dbt_env(), cwd=settings.project_dir, stdout=log, stderr=subprocess.STDOUT,
-            timeout=timeout_s, check=False,
-        ).returncode
+    for _ in range(LOCK_RETRIES):
+        with landing_lock(settings.data_dir, shared=True, timeout_s=300):
+            completed = subprocess.run(
+                command, env=settings.dbt_env(), cwd=settings.project_dir, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, timeout=timeout_s, check=False,
+            )
+        with log_path.open("ab") as log:
+            log.write(completed.stdout)
+        if completed.returncode == 0 or LOCK_CONFLICT not in completed.stdout:
+            return completed.returncode
+        time.sleep(0.3)
+    return completed.returncode
 
 
 def last_event_times(settings: Settings, patient_ids: list[str]) -> dict[str, datetime]:
