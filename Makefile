@@ -10,7 +10,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup setup-airflow services demo test test-faults lint redshift-check bench bench-zero-etl bench-wearables bench-fhir bench-dbt clean
+.PHONY: setup setup-airflow services demo test test-faults lint redshift-check bench bench-zero-etl bench-wearables bench-fhir bench-dbt bench-freshness clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ bench-fhir: setup
 # changes, patient_360 lookup vs query-time join.
 bench-dbt: setup services
 	$(BIN)/python -m bench.dbt_build --patients $${PATIENTS:-1000}
+
+# Continuous mode: wearable event produced -> visible in patient_360 (p50 / p95), marts rebuilt every interval.
+bench-freshness: setup services
+	$(BIN)/python bench/continuous_freshness.py --duration $${DURATION:-180} --interval $${INTERVAL:-10}
 
 clean:
 	rm -rf $(VENV) .local target logs

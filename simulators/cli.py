@@ -2,25 +2,27 @@
 
   patient360 simulate fhir --patients 100 --seed 42     synthetic FHIR R4 population -> bulk-export NDJSON
   patient360 healthlake import DIR [--validate]         bulk-export NDJSON -> HealthLake tables (DuckDB)
-  patient360 simulate wearables [--from-healthlake] ARGS   wearable events -> Kafka (see --help)
-  patient360 stream broker|refresh|follow [ARGS]        local Kafka broker; land the topic (MSK stand-in)
+  patient360 simulate wearables [--from-healthlake] [--rate N] ARGS   wearable events -> Kafka (see --help)
+  patient360 simulate front-desk [--days 1] [--seed 42] front-desk operations on the source MySQL/MariaDB
+  patient360 ingest [--follow]                          land the Kafka topic once (REFRESH) or keep following
+  patient360 replicate [--once]                         zero-ETL CDC MySQL -> replica: follow, or catch up once
   patient360 build [--target local|redshift] [ARGS]     dbt build of the project
   patient360 show [--limit 5]                           a few rows of the patient tables
-  patient360 front-desk [--days 1] [--seed 42]          front-desk operations on MariaDB -> zero-ETL replica
-  patient360 status [--no-freshness] [--json]           row counts, HealthLake import jobs, source freshness
-  patient360 run --patients 50 --seed 42 --show 5       all of the above, once
-
-Exit codes: 0 success, 1 a step failed (its output says which; for status: a source past its error_after),
-2 bad usage or bad input.
-Locations come from the environment (P360_DATA_DIR, P360_HEALTHLAKE_DB, DBT_PROFILES_DIR, REDSHIFT_*).
+  patient360 status [--no-freshness] [--json]           per source: rows, offsets, replication lag, freshness
+  patient360 run --patients 50 --seed 42 --show 5       simulate, land, replicate and build everything, once
+  patient360 continuous --interval 10 --duration 120    stream + replica flowing, marts rebuilt every interval
+  patient360 front-desk [--days 1] [--seed 42]          desk operations on a private MariaDB, then replicate
+  patient360 stream broker|refresh|follow [ARGS]        local Kafka broker; `ingest` under its old name
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +32,16 @@ from rich.table import Table
 from simulators.settings import Settings, dbt_executable, load_settings
 
 console = Console(stderr=True)
+
+EXIT_CODES = """exit codes:
+  0  success (follow modes: stopped cleanly by SIGTERM / Ctrl-C)
+  1  a step failed: its output says which (status: a source is past its error_after; replicate: a table
+     was refused, e.g. no primary key; continuous: no sampled event became visible)
+  2  bad usage or bad input: unknown option, missing file, source not configured or not reachable
+
+Locations come from the environment (P360_DATA_DIR, P360_HEALTHLAKE_DB, DBT_PROFILES_DIR, REDSHIFT_*,
+KAFKA_BOOTSTRAP_SERVERS, FRONT_DESK_MYSQL_*); nothing is printed about patients beyond counts and ids.
+"""
 
 
 def cmd_simulate_fhir(args: argparse.Namespace, settings: Settings) -> int:
@@ -114,6 +126,109 @@ def cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
     return stream_landing.main([args.action, "--data-dir", str(settings.data_dir), *forwarded])
 
 
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """Land the wearable topic: once (like REFRESH MATERIALIZED VIEW) or, with --follow, until stopped."""
+    from simulators.zero_etl import stream_landing
+
+    forwarded = [a for a in getattr(args, "ingest_args", []) if a != "--"]
+    return stream_landing.main(
+        ["follow" if args.follow else "refresh", "--data-dir", str(settings.data_dir), *forwarded]
+    )
+
+
+def front_desk_source(local_server: bool, settings: Settings, *, start: bool) -> object:
+    """Where the front desk lives: FRONT_DESK_MYSQL_* (Aurora or any MySQL), or the private MariaDB under the
+    data dir (started when `start`, else it must be running)."""
+    from simulators.front_desk.connection import MySqlSettings
+    from simulators.zero_etl import mariadb_server
+
+    if not local_server:
+        return MySqlSettings.from_env()
+    server = mariadb_server.running(settings.data_dir)
+    if server is None:
+        if not start:
+            raise mariadb_server.MariaDbUnavailable(
+                f"no private MariaDB running for {settings.data_dir}: "
+                "run `patient360 simulate front-desk --local-server` first"
+            )
+        server = mariadb_server.start(settings.data_dir)
+    return server.settings
+
+
+def cmd_replicate(args: argparse.Namespace, settings: Settings) -> int:
+    """Zero-ETL CDC: binlog of the front-desk MySQL -> the replica. --once: catch up and exit; default: follow
+    until SIGTERM / Ctrl-C (exit 0)."""
+    from simulators.zero_etl.mariadb_server import MariaDbUnavailable
+    from simulators.zero_etl.replicator import DEFAULT_ZETL_DB, NO_PK_REASON, Replicator, ZeroEtlError
+
+    try:
+        source = front_desk_source(args.local_server, settings, start=False)
+        replicator = Replicator(
+            source, settings.data_dir, os.environ.get("P360_ZETL_DB", DEFAULT_ZETL_DB),  # type: ignore[arg-type]
+            lock_timeout=args.lock_timeout,
+        )
+    except (MariaDbUnavailable, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    stop = threading.Event()
+    if not args.once:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        console.print(f"replicating {source.describe()} -> {replicator.replica_path} (SIGTERM / Ctrl-C stops)")
+    try:
+        if args.resync:
+            replicator.initialise()
+            replicator.resync("requested")
+        report = replicator.run(until_caught_up=args.once, timeout=args.timeout, stop=stop)
+    except (ZeroEtlError, ConnectionError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    for name in report.refused:
+        console.print(f"[red]refused:[/red] {replicator.database}.{name}: {NO_PK_REASON}")
+    console.print(
+        f"zero-ETL {replicator.database} -> {replicator.replica_path.name}: {report.transactions} transactions, "
+        f"{report.row_changes} row changes in {report.batches} batches, {report.resyncs} snapshot(s), "
+        f"position {report.position.checkpoint() if report.position else 'unchanged'}"
+    )
+    return 1 if report.refused else 0
+
+
+def cmd_simulate_front_desk(args: argparse.Namespace, settings: Settings) -> int:
+    """Desk operations on the source database only (schema, history, `--days` of operations); the replica
+    follows with `patient360 replicate`."""
+    from simulators.front_desk.__main__ import run as run_front_desk
+    from simulators.zero_etl.mariadb_server import MariaDbUnavailable
+
+    try:
+        summary = run_front_desk(
+            settings.data_dir, patients=args.patients, seed=args.seed, days=args.days,
+            local_server=args.local_server, replicate=False, from_healthlake=False if args.synthetic else None,
+            show_progress=sys.stderr.isatty(), keep_server=True,
+        )
+    except (MariaDbUnavailable, ConnectionError, FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    console.print(summary)
+    if args.local_server:
+        console.print("the private MariaDB keeps running (stop: python -m simulators.zero_etl.mariadb_server stop)")
+    return 0
+
+
+def cmd_continuous(args: argparse.Namespace, settings: Settings) -> int:
+    from simulators.continuous import ContinuousConfig, run_continuous
+
+    try:
+        config = ContinuousConfig(
+            interval_s=args.interval, duration_s=args.duration, rate=args.rate, wearers=args.wearers,
+            seed=args.seed, front_desk=args.front_desk, desk_ops_per_s=args.desk_rate,
+            dbt_command=args.dbt_command, select=args.select, results=args.results,
+        )
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    return run_continuous(settings, config, console=console)
+
+
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     if args.target == "local" and not settings.healthlake_catalog_path.exists():
         console.print(f"[red]error:[/red] no HealthLake stand-in at {settings.healthlake_catalog_path}: "
@@ -185,6 +300,25 @@ def print_status(status: object) -> None:
         table.add_column("resources", justify="right")
         for reason, n in status.rejections_by_reason.items():
             table.add_row(reason, str(n))
+        out.print(table)
+    if status.stream_offsets:
+        table = Table(title="wearable stream: stored offsets (next to read)", title_justify="left")
+        for column in ("topic", "partition", "next offset", "landed rows", "updated at"):
+            numeric = column in {"partition", "next offset", "landed rows"}
+            table.add_column(column, justify="right" if numeric else "left")
+        for o in status.stream_offsets:
+            table.add_row(o.topic, str(o.partition), str(o.next_offset), str(o.landed_rows), o.updated_at)
+        out.print(table)
+    if status.replication:
+        table = Table(title="front desk zero-ETL: integration table state", title_justify="left")
+        for column in ("table", "state", "rows", "last change applied", "last batch lag", "reason"):
+            table.add_column(column)
+        for r in status.replication:
+            since = "-" if r.seconds_since_update is None else f"{r.seconds_since_update:.0f} s"
+            lag = "-" if r.last_batch_lag_seconds is None else f"{r.last_batch_lag_seconds:.2f} s"
+            colour = "green" if r.state == "Synced" else "red"
+            table.add_row(r.table, f"[{colour}]{r.state}[/{colour}]", "-" if r.rows is None else str(r.rows),
+                          f"{since} ago", lag, r.reason or "")
         out.print(table)
     if status.freshness:
         colours = {"pass": "green", "warn": "yellow"}
@@ -317,9 +451,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="patient360", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="patient360", description=__doc__, epilog=EXIT_CODES, formatter_class=raw)
     parser.add_argument("--data-dir", type=Path, help="local data directory (default: $P360_DATA_DIR or .local)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -332,12 +465,58 @@ def build_parser() -> argparse.ArgumentParser:
     fhir.set_defaults(handler=cmd_simulate_fhir)
 
     wearables = simulate_sub.add_parser(
-        "wearables", help="wearable events to Kafka (arguments: python -m simulators.wearables.producer --help)"
+        "wearables", help="wearable events to Kafka", formatter_class=raw, epilog=(
+            "Other options go to the producer (python -m simulators.wearables.producer --help), e.g.\n"
+            "  --patients ID.. | --synthetic-patients N   who wears a device (default 10 synthetic)\n"
+            "  --minutes M --interval-seconds S --seed N   how much device time, seeded\n"
+            "  --rate R                                    records per second (default: as fast as possible)\n"
+            "  --duplicate-rate F --malformed-rate F       producer retries / broken records\n"
+            "  --topic T --bootstrap-servers HOST:PORT      default $P360_WEARABLES_TOPIC, $KAFKA_BOOTSTRAP_SERVERS"
+        ),
     )
     wearables.add_argument("--from-healthlake", action="store_true", help="one device per HealthLake patient")
     wearables.set_defaults(handler=cmd_simulate_wearables, producer_args=[])
 
-    stream = sub.add_parser("stream", help="the wearable stream: local broker, MSK streaming-ingestion stand-in")
+    desk = simulate_sub.add_parser(
+        "front-desk", help="front-desk operations on the source MySQL/MariaDB (FRONT_DESK_MYSQL_*)",
+        epilog="The schema is (re)created, 90 days of history loaded, then --days of operations, one "
+               "transaction each. Patients: the HealthLake stand-in's when it exists, else --patients synthetic.",
+    )
+    desk.add_argument("--days", type=float, default=1.0, help="simulated days of desk operations")
+    desk.add_argument("--patients", type=int, default=100, help="synthetic patients (without HealthLake)")
+    desk.add_argument("--seed", type=int, default=42)
+    desk.add_argument("--synthetic", action="store_true", help="synthetic patients even if HealthLake has some")
+    desk.add_argument("--local-server", action="store_true",
+                      help="start (or reuse) a private MariaDB under the data dir instead of FRONT_DESK_MYSQL_*")
+    desk.set_defaults(handler=cmd_simulate_front_desk)
+
+    ingest = sub.add_parser(
+        "ingest", help="land the wearable Kafka topic in the warehouse (MSK streaming-ingestion stand-in)",
+        formatter_class=raw, epilog=(
+            "Exactly once: rows and offsets are written in one transaction. Other options go to the lander:\n"
+            "  --topic T --bootstrap-servers HOST:PORT --idle-polls N --max-seconds S --max-batch-records N\n"
+            "Without --follow: stops after --idle-polls empty polls (exit 0). With --follow: until SIGTERM/Ctrl-C."
+        ),
+    )
+    ingest.add_argument("--follow", action="store_true", help="keep landing until stopped (AUTO REFRESH YES)")
+    ingest.add_argument("--once", dest="follow", action="store_false", help="land what is new, then stop (default)")
+    ingest.set_defaults(handler=cmd_ingest, ingest_args=[])
+
+    replicate = sub.add_parser(
+        "replicate", help="zero-ETL CDC: front-desk MySQL binlog -> the replica (follows until stopped)",
+        epilog="Source: FRONT_DESK_MYSQL_HOST/_PORT/_USER/_PASSWORD/_DATABASE, or --local-server. Replica: "
+               "$P360_DATA_DIR/$P360_ZETL_DB.duckdb. The first run snapshots; later runs resume at the stored "
+               "binlog position. Exit 0 when caught up (--once) or stopped by SIGTERM / Ctrl-C.",
+    )
+    replicate.add_argument("--once", action="store_true", help="catch up to the source's current position, then exit")
+    replicate.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
+    replicate.add_argument("--resync", action="store_true", help="take a fresh snapshot first")
+    replicate.add_argument("--local-server", action="store_true", help="the private MariaDB of this data dir")
+    replicate.add_argument("--lock-timeout", type=float, default=300.0,
+                           help="seconds to wait while dbt holds the replica file (default 300)")
+    replicate.set_defaults(handler=cmd_replicate)
+
+    stream = sub.add_parser("stream", help="local Kafka broker; refresh|follow = `ingest` [--follow] (old name)")
     stream.add_argument("action", choices=["broker", "refresh", "follow"])
     stream.set_defaults(handler=cmd_stream, stream_args=[])
 
@@ -357,7 +536,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--limit", type=int, default=5)
     show.set_defaults(handler=cmd_show)
 
-    status = sub.add_parser("status", help="row counts, HealthLake import jobs and source freshness")
+    status = sub.add_parser(
+        "status", help="per source: row counts, stream offsets, replication lag, freshness; HealthLake jobs",
+        epilog="Exit 1 when a source is past its error_after (dbt source freshness), else 0.",
+    )
     status.add_argument("--target", choices=["local", "redshift"], default="local",
                         help="redshift: freshness only (counts are read from the local DuckDB files)")
     status.add_argument("--no-freshness", dest="freshness", action="store_false",
@@ -378,6 +560,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--wearers", type=int, default=10, help="patients with a wearable device")
     run.add_argument("--wearable-days", type=int, default=2, help="days of per-minute wearable events")
     run.set_defaults(handler=cmd_run, out=None)
+
+    continuous = sub.add_parser(
+        "continuous", help="near real time: stream and replica flowing, marts rebuilt every interval",
+        formatter_class=raw, epilog=(
+            "Needs a HealthLake stand-in (patient360 run, or healthlake import). Starts a local Kafka broker unless\n"
+            "KAFKA_BOOTSTRAP_SERVERS is set, produces wearable events stamped with the current time, keeps\n"
+            "`ingest --follow` and (front desk on) `replicate` running as child processes with desk operations\n"
+            "trickling in, and runs `dbt <command> --select <select>` every --interval seconds. After each build it\n"
+            "reads patient_360.last_wearable_event_at: an event is visible once that reaches its event time.\n"
+            "Prints produced -> visible p50 / p95; exit 1 if no event became visible, 0 otherwise."
+        ),
+    )
+    continuous.add_argument("--interval", type=float, default=10.0, help="seconds between incremental builds")
+    continuous.add_argument("--duration", type=float, default=120.0, help="seconds to run, then stop cleanly")
+    continuous.add_argument("--rate", type=float, default=20.0, help="wearable events per second")
+    continuous.add_argument("--wearers", type=int, default=10, help="patients with a wearable device")
+    continuous.add_argument("--seed", type=int, default=42)
+    continuous.add_argument("--front-desk", choices=["auto", "on", "off"], default="auto",
+                            help="replicate a trickling front desk (auto: when MariaDB or FRONT_DESK_MYSQL_HOST)")
+    continuous.add_argument("--desk-rate", type=float, default=1.0, help="front-desk operations per second")
+    continuous.add_argument("--dbt-command", choices=["build", "run"], default="build",
+                            help="build (models + their tests, default) or run (models only)")
+    continuous.add_argument("--select", default="source:wearables_msk+ source:front_desk+",
+                            help="what each interval rebuilds (dbt selection; default: downstream of the stream "
+                                 "and the replica)")
+    continuous.add_argument("--results", type=Path, help="write the freshness samples and summary here (JSON)")
+    continuous.set_defaults(handler=cmd_continuous)
     return parser
 
 
@@ -386,7 +595,9 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     # `build`, `simulate wearables` and `stream` forward their options (dbt's, the module's own). Options
     # argparse did not know come before the first plain word, which starts any REMAINDER list.
-    forwarding = next((n for n in ("dbt_args", "producer_args", "stream_args") if hasattr(args, n)), None)
+    forwarding = next(
+        (n for n in ("dbt_args", "producer_args", "stream_args", "ingest_args") if hasattr(args, n)), None
+    )
     if extra and forwarding is None:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if forwarding is not None:

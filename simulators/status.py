@@ -1,4 +1,5 @@
-"""What is where right now: row counts of the source tables and models, HealthLake import jobs, source freshness.
+"""What is where right now, per source: row counts, HealthLake import jobs, the wearable stream's stored offsets
+per partition, the zero-ETL replica's table states and replication lag, and dbt source freshness.
 
 Read-only: the DuckDB files are opened read_only (each briefly, retried while a writer holds the lock) and
 freshness comes from `dbt source freshness`, so `patient360 status` can run next to the pipeline.
@@ -8,6 +9,7 @@ Nothing here prints row contents: counts, names and times only.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -50,6 +52,32 @@ class SourceFreshness:
     age_seconds: float | None
 
 
+@dataclass(frozen=True)
+class StreamOffset:
+    """The landing's next offset to read per topic partition (stored with the rows, exactly once)."""
+
+    topic: str
+    partition: int
+    next_offset: int
+    landed_rows: int
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class ReplicatedTable:
+    """One table of the zero-ETL integration (SVV_INTEGRATION_TABLE_STATE) and the latest batch's lag."""
+
+    table: str
+    state: str
+    rows: int | None
+    checkpoint: str | None
+    last_updated_at: str | None
+    reason: str | None
+    last_batch_lag_seconds: float | None
+    last_batch_applied_at: str | None
+    seconds_since_update: float | None
+
+
 @dataclass
 class Status:
     source_tables: list[TableCount] = field(default_factory=list)
@@ -57,6 +85,8 @@ class Status:
     import_jobs: list[ImportJob] = field(default_factory=list)
     rejections_by_reason: dict[str, int] = field(default_factory=dict)
     freshness: list[SourceFreshness] = field(default_factory=list)
+    stream_offsets: list[StreamOffset] = field(default_factory=list)
+    replication: list[ReplicatedTable] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -134,6 +164,73 @@ def source_table_status(settings: Settings, status: Status) -> None:
         ]
 
 
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+    ).fetchone()[0])
+
+
+def stream_status(settings: Settings, status: Status) -> None:
+    """Stored offsets per topic partition, with the rows landed from each partition."""
+    from simulators.zero_etl.stream_landing import STATE_SCHEMA, default_schema, landing_path, landing_table
+
+    path = landing_path(settings.data_dir)
+    if not path.exists():
+        return
+    with read_only(path) as con:
+        if not has_table(con, STATE_SCHEMA, "consumer_offsets"):
+            return
+        offsets = con.execute(
+            f"select topic, kafka_partition, next_offset, updated_at from {STATE_SCHEMA}.consumer_offsets "
+            "order by topic, kafka_partition"
+        ).fetchall()
+        landed: dict[tuple[str, int], int] = {}
+        for topic in sorted({row[0] for row in offsets}):
+            if has_table(con, default_schema(), topic):
+                for partition, n in con.execute(
+                    f"select kafka_partition, count(*) from {landing_table(default_schema(), topic)} group by 1"
+                ).fetchall():
+                    landed[(topic, int(partition))] = int(n)
+    status.stream_offsets = [
+        StreamOffset(topic, int(partition), int(next_offset), landed.get((topic, int(partition)), 0), str(updated))
+        for topic, partition, next_offset, updated in offsets
+    ]
+
+
+def replication_status(settings: Settings, status: Status) -> None:
+    """The replica's integration table states (as SVV_INTEGRATION_TABLE_STATE) and the latest batch's lag."""
+    from simulators.zero_etl.replicator import METADATA_SCHEMA
+
+    zetl_db = os.environ.get("P360_ZETL_DB", "front_desk_zetl")
+    path = settings.data_dir / f"{zetl_db}.duckdb"
+    if not path.exists():
+        return
+    with read_only(path) as con:
+        if not has_table(con, METADATA_SCHEMA, "integration_table_state"):
+            return
+        lag = None
+        if has_table(con, METADATA_SCHEMA, "replication_lag"):
+            lag = con.execute(
+                f"select lag_seconds, applied_at from {METADATA_SCHEMA}.replication_lag "
+                "order by batch_id desc limit 1"
+            ).fetchone()
+        rows = con.execute(
+            f"select table_name, table_state, table_rows, table_last_replicated_checkpoint, "
+            f"last_updated_timestamp, reason, epoch(current_timestamp) - epoch(last_updated_timestamp) "
+            f"from {METADATA_SCHEMA}.integration_table_state order by table_name"
+        ).fetchall()
+    status.replication = [
+        ReplicatedTable(
+            table=name, state=state, rows=None if n is None else int(n), checkpoint=checkpoint,
+            last_updated_at=None if updated is None else str(updated), reason=reason,
+            last_batch_lag_seconds=None if lag is None else float(lag[0]),
+            last_batch_applied_at=None if lag is None else str(lag[1]),
+            seconds_since_update=None if age is None else float(age),
+        )
+        for name, state, n, checkpoint, updated, reason, age in rows
+    ]
+
+
 def warehouse_status(settings: Settings, status: Status) -> None:
     path = settings.warehouse_path
     if not path.exists():
@@ -183,6 +280,8 @@ def collect_status(settings: Settings, *, target: str = "local", freshness: bool
     if target == "local":
         source_table_status(settings, status)
         healthlake_status(settings, status)
+        stream_status(settings, status)
+        replication_status(settings, status)
         warehouse_status(settings, status)
     if freshness and (target != "local" or settings.healthlake_catalog_path.exists()):
         freshness_status(settings, target, status)

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 
 from simulators.settings import load_settings
 from simulators.warehouse import connect_warehouse, relation_name
+from simulators.wearables.events import generate_events
 from tests.python.conftest import HEALTHLAKE_DB, PROJECT_DIR
 
 DAGS_DIR = PROJECT_DIR / "orchestration" / "airflow" / "dags"
@@ -95,7 +97,8 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
             patch.setenv(name, value)
-        patch.delenv("P360_FHIR_IMPORT_DIR", raising=False)
+        for name in ("P360_FHIR_IMPORT_DIR", "KAFKA_BOOTSTRAP_SERVERS", "FRONT_DESK_MYSQL_HOST"):
+            patch.delenv(name, raising=False)
         migrate = subprocess.run(
             [str(BIN / "airflow"), "db", "migrate"], env=dict(os.environ), capture_output=True, text=True, timeout=300
         )
@@ -196,12 +199,42 @@ def test_a_stale_source_stops_the_run_at_the_freshness_check(dag: Any, airflow_e
     assert imported.returncode == 0, imported.stderr[-2000:]
     states = run_states(dag.test())
     assert states["ingest.healthlake_import"] == "skipped"  # no P360_FHIR_IMPORT_DIR yet
+    assert states["ingest.stream_refresh"] == "skipped"  # no KAFKA_BOOTSTRAP_SERVERS yet
+    assert states["ingest.replicate_once"] == "skipped"  # no FRONT_DESK_MYSQL_HOST yet
     assert states["dbt_source_freshness"] == "failed"
     assert {states[t] for t in dag.task_ids if t.startswith("dbt.")} == {"upstream_failed"}
 
 
+@pytest.fixture(scope="module")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from simulators.zero_etl.kafka_broker import start_local_broker
+
+    broker = start_local_broker(log_path=tmp_path_factory.mktemp("dag-broker") / "tansu.log")
+    yield broker.bootstrap_servers
+    broker.stop()
+
+
 def test_the_dag_runs_to_success_on_duckdb(dag: Any, airflow_env: dict[str, str], synthea_dir: Path,
-                                           tmp_path: Path) -> None:
+                                           tmp_path: Path, kafka: str, mariadb_server: Any) -> None:
+    """All three sources for real: the stream task lands what the producer sent to a local broker, the replicate
+    task catches the replica up with the front desk's MariaDB, freshness passes, every model builds."""
+    from simulators.wearables.faults import event_record
+    from simulators.wearables.producer import ensure_topic, produce_records
+
+    assert {"ingest.stream_refresh", "ingest.replicate_once"} <= set(dag.task_ids), "the CLI has ingest/replicate"
+    data_dir = Path(airflow_env["P360_DATA_DIR"])
+    source_env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, **mariadb_server.settings.as_env()}
+    if not (data_dir / "awsdatacatalog.duckdb").exists():
+        imported = cli("healthlake", "import", str(synthea_dir), env=airflow_env)
+        assert imported.returncode == 0, imported.stderr[-2000:]
+    desk = cli("simulate", "front-desk", "--days", "0.2", "--seed", "5", env={**airflow_env, **source_env})
+    assert desk.returncode == 0, desk.stderr[-2000:]
+    patient_ids = [json.loads(line)["id"] for line in (synthea_dir / "Patient.000.ndjson").read_text().splitlines()
+                   if line.strip()][:3]
+    ensure_topic(kafka, "wearables_stream")
+    now = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=UTC)
+    events = list(generate_events(patient_ids, seed=5, start=now - timedelta(minutes=20), minutes=10))
+    produce_records((event_record(e) for e in events), bootstrap_servers=kafka, topic="wearables_stream")
     vitals_dir = tmp_path / "vitals-export"
     vitals_dir.mkdir()
     observations = heart_rate_observations(synthea_dir)
@@ -210,9 +243,8 @@ def test_the_dag_runs_to_success_on_duckdb(dag: Any, airflow_env: dict[str, str]
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("P360_FHIR_IMPORT_DIR", str(vitals_dir))
-        if not (Path(airflow_env["P360_DATA_DIR"]) / "awsdatacatalog.duckdb").exists():
-            imported = cli("healthlake", "import", str(synthea_dir), env=airflow_env)
-            assert imported.returncode == 0, imported.stderr[-2000:]
+        for name, value in source_env.items():
+            patch.setenv(name, value)
         dag_run = dag.test()
     states = run_states(dag_run)
     assert str(dag_run.state) == "success", {t: s for t, s in states.items() if s != "success"}
@@ -224,6 +256,14 @@ def test_the_dag_runs_to_success_on_duckdb(dag: Any, airflow_env: dict[str, str]
         assert con.execute(f"select count(*) from {relation_name(con, 'dim_patient')}").fetchone()[0] == len(patients)
         heart_rate_model = relation_name(con, "stg_healthlake__heart_rate_observations")
         heart_rates = con.execute(f"select observation_id, heart_rate_bpm from {heart_rate_model}").fetchall()
+        # the stream task landed every produced event, the replicate task synced the desk's table
+        events_model = relation_name(con, "stg_wearables__events")
+        landed = {r[0] for r in con.execute(f"select event_id from {events_model}").fetchall()}
+        appointments = con.execute(
+            f"select count(*) from {relation_name(con, 'stg_front_desk__appointments')}"
+        ).fetchone()[0]
+    assert landed == {e.event_id for e in events}
+    assert appointments > 0
     assert sorted(heart_rates) == sorted((o["id"], float(o["valueQuantity"]["value"])) for o in observations)
     with duckdb.connect(str(Path(airflow_env["P360_DATA_DIR"]) / "awsdatacatalog.duckdb"), read_only=True) as con:
         jobs = con.execute("select source from healthlake_import_log.jobs order by submitted_at").fetchall()

@@ -31,3 +31,32 @@ def test_bad_usage_and_missing_inputs_exit_2(tmp_path: Path) -> None:
     missing = patient360(tmp_path, "healthlake", "import", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert patient360(tmp_path, "build").returncode == 2
+
+
+def test_help_lists_the_verbs_and_exit_codes(tmp_path: Path) -> None:
+    result = patient360(tmp_path, "--help")
+    assert result.returncode == 0
+    for verb in ("simulate", "ingest", "replicate", "build", "run", "status", "continuous"):
+        assert verb in result.stdout.split("{", 1)[1].split("}", 1)[0].split(","), verb
+    assert "exit codes:" in result.stdout
+    desk = patient360(tmp_path, "simulate", "front-desk", "--help")
+    assert desk.returncode == 0 and "--days" in desk.stdout and "--seed" in desk.stdout
+    assert "--rate" in patient360(tmp_path, "simulate", "wearables", "--help").stdout
+
+
+def test_unconfigured_or_unreachable_sources_exit_2(tmp_path: Path) -> None:
+    env_free = {"KAFKA_BOOTSTRAP_SERVERS": ""}
+    ingest = subprocess.run(
+        [sys.executable, "-m", "simulators.cli", "--data-dir", str(tmp_path), "ingest"],
+        capture_output=True, text=True, env={**dbt_env(tmp_path), **env_free}, timeout=120,
+    )
+    assert ingest.returncode == 2 and "KAFKA_BOOTSTRAP_SERVERS" in ingest.stderr
+    unreachable = {"FRONT_DESK_MYSQL_HOST": "127.0.0.1", "FRONT_DESK_MYSQL_PORT": "1"}
+    replicate = subprocess.run(
+        [sys.executable, "-m", "simulators.cli", "--data-dir", str(tmp_path), "replicate", "--once"],
+        capture_output=True, text=True, env={**dbt_env(tmp_path), **unreachable}, timeout=120,
+    )
+    assert replicate.returncode == 2 and "cannot connect" in replicate.stderr
+    assert patient360(tmp_path, "replicate", "--local-server").returncode == 2  # no private server running
+    assert patient360(tmp_path, "continuous", "--interval", "0").returncode == 2
+    assert patient360(tmp_path, "continuous").returncode == 2  # no HealthLake stand-in yet

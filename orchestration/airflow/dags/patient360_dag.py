@@ -4,9 +4,11 @@
     ingest.stream_refresh    ─┼─> dbt_source_freshness ─> dbt_source_tests ─> dbt (cosmos: seeds and models,
     ingest.replicate_once    ─┘                                                    each with its own tests)
 
-* Ingestion steps call the ``patient360`` CLI. ``stream_refresh`` (``patient360 ingest stream --refresh``) and
-  ``replicate_once`` (``patient360 replicate --once``) exist only when the installed CLI has those subcommands
-  (read from ``patient360 --help``) or when forced on by config; they are never stand-ins.
+* Ingestion steps call the ``patient360`` CLI. ``stream_refresh`` (``patient360 ingest``: land what is new on
+  the topic, then stop) and ``replicate_once`` (``patient360 replicate --once``: zero-ETL catch-up) exist when the
+  installed CLI has those subcommands (read from ``patient360 --help``) or when forced on by config; they are
+  skipped at run time when their source is not configured (``KAFKA_BOOTSTRAP_SERVERS``,
+  ``FRONT_DESK_MYSQL_HOST``): on AWS, MSK streaming ingestion and zero-ETL need no task at all.
 * ``dbt source freshness`` fails the run when a source is past its ``error_after`` (warnings only log).
 * The dbt project is rendered by astronomer-cosmos (``DbtTaskGroup``, ``dbt ls`` at parse time) and run by
   this environment's dbt (ExecutionMode.LOCAL, subprocess).
@@ -19,6 +21,7 @@ Configuration (environment variables; nothing secret in this file):
   P360_DAG_STREAM_REFRESH   auto (default: when the CLI has `ingest`) | on | off
   P360_DAG_REPLICATE        auto (default: when the CLI has `replicate`) | on | off
   P360_DAG_STREAM_REFRESH_ARGS, P360_DAG_REPLICATE_ARGS  the hooks' CLI arguments (defaults above)
+  KAFKA_BOOTSTRAP_SERVERS, FRONT_DESK_MYSQL_*  where the hooks read from (unset: the hook is skipped)
   P360_DAG_SCHEDULE         cron (default */15 * * * *)
   P360_DAG_TEST_BEHAVIOR    build (default: a `dbt build` task per model) | after_each (run, then test task)
   P360_CLI, P360_DBT        paths of the patient360 and dbt executables (default: beside this Python, else PATH);
@@ -121,15 +124,26 @@ def prepare_local_sources() -> None:
     ensure_attached_sources(load_settings().data_dir)
 
 
-def cli_task(task_id: str, cli: str, arguments: str) -> BashOperator:
-    return BashOperator(task_id=task_id, bash_command=f"{shlex.quote(cli)} {arguments}", cwd=str(PROJECT_DIR))
+def cli_task(task_id: str, cli: str, arguments: str, required_env: str) -> BashOperator:
+    """A CLI step, skipped (exit SKIP_EXIT_CODE) when the variable naming its source is not set."""
+    return BashOperator(
+        task_id=task_id,
+        bash_command=(
+            f'if [ -z "${{{required_env}:-}}" ]; then echo "{required_env} is not set: nothing to read"; '
+            f"exit {SKIP_EXIT_CODE}; fi; {shlex.quote(cli)} {arguments}"
+        ),
+        skip_on_exit_code=SKIP_EXIT_CODE,
+        cwd=str(PROJECT_DIR),
+    )
 
 
-# (task id, on/off/auto setting, CLI arguments; the first word is the subcommand looked for in --help)
+# (task id, on/off/auto setting, CLI arguments: the first word is the subcommand looked for in --help,
+#  the variable that must name the source for the step to run)
 HOOKS = [
-    ("stream_refresh", "P360_DAG_STREAM_REFRESH",
-     os.environ.get("P360_DAG_STREAM_REFRESH_ARGS", "ingest stream --refresh")),
-    ("replicate_once", "P360_DAG_REPLICATE", os.environ.get("P360_DAG_REPLICATE_ARGS", "replicate --once")),
+    ("stream_refresh", "P360_DAG_STREAM_REFRESH", os.environ.get("P360_DAG_STREAM_REFRESH_ARGS", "ingest"),
+     "KAFKA_BOOTSTRAP_SERVERS"),
+    ("replicate_once", "P360_DAG_REPLICATE", os.environ.get("P360_DAG_REPLICATE_ARGS", "replicate --once"),
+     "FRONT_DESK_MYSQL_HOST"),
 ]
 TARGET = os.environ.get("P360_TARGET", "local")
 CLI = executable("P360_CLI", "patient360")
@@ -162,9 +176,9 @@ with DAG(
             skip_on_exit_code=SKIP_EXIT_CODE,
             cwd=str(PROJECT_DIR),
         )
-        for task_id, setting, arguments in HOOKS:
+        for task_id, setting, arguments, required_env in HOOKS:
             if hook_enabled(setting, arguments.split()[0], AVAILABLE):
-                cli_task(task_id, CLI, arguments)
+                cli_task(task_id, CLI, arguments, required_env)
 
     ingest_done: list = [ingest]
     if TARGET == "local":

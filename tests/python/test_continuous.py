@@ -1,0 +1,119 @@
+"""Continuous mode and the stream / replica freshness thresholds.
+
+* `patient360 continuous` for a bounded ~45 s against a real local broker and MariaDB: events become visible in
+  patient_360, front-desk operations are replicated live, and no child process outlives it.
+* `dbt source freshness` on the wearable stream landing and the zero-ETL replica passes, warns and errors at
+  the configured thresholds (10 / 60 min for the stream, 6 / 24 h for the front desk).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from simulators.warehouse import ensure_attached_sources
+from simulators.wearables.producer import default_topic
+from simulators.zero_etl.replicator import METADATA_SCHEMA
+from simulators.zero_etl.stream_landing import default_schema, landing_path, landing_table
+from tests.python.conftest import dbt_env, run_dbt
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args:
+            found.append(args)
+    return found
+
+
+def test_continuous_mode_makes_events_visible_in_patient_360(
+    synthea_dir: Path, tmp_path: Path, mariadb_server: Any
+) -> None:
+    env = {**dbt_env(tmp_path), **mariadb_server.settings.as_env()}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # its own local broker
+    imported = subprocess.run([str(BIN / "patient360"), "healthlake", "import", str(synthea_dir)], env=env,
+                              capture_output=True, text=True, timeout=300)
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    results = tmp_path / "freshness.json"
+    completed = subprocess.run(
+        [str(BIN / "patient360"), "continuous", "--interval", "5", "--duration", "45", "--rate", "10",
+         "--wearers", "5", "--front-desk", "on", "--desk-rate", "2", "--results", str(results)],
+        env=env, capture_output=True, text=True, timeout=420,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "p50" in completed.stdout and "p95" in completed.stdout
+    summary = json.loads(results.read_text())["summary"]
+    assert summary["samples_visible"] > 0
+    assert summary["samples_visible"] + summary["samples_not_visible"] == summary["events_produced"]
+    assert summary["samples_not_visible"] == 0, "the last build runs after the producer stopped and all landed"
+    assert summary["builds"] >= 3 and summary["build_failures"] == 0
+    assert 0 < summary["freshness_p50_s"] <= summary["freshness_p95_s"] < 120
+    # live desk operations reached the replica (applied as batches after the snapshot)
+    assert summary["front_desk_operations"] > 0
+    with duckdb.connect(str(tmp_path / "front_desk_zetl.duckdb"), read_only=True) as con:
+        (batches,) = con.execute(f"select count(*) from {METADATA_SCHEMA}.replication_lag").fetchone()
+    assert batches > 0
+    # clean shutdown: no ingest / replicate child left behind
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def landing_with_refresh(data_dir: Path, refresh_time: datetime) -> None:
+    with duckdb.connect(str(landing_path(data_dir))) as con:
+        con.execute(f"delete from {landing_table(default_schema(), default_topic())}")
+        con.execute(
+            f"insert into {landing_table(default_schema(), default_topic())} values "
+            "(0, 0, 'C', ?, 'p'::blob, '{}'::blob, '[]', ?)",
+            [refresh_time, refresh_time],
+        )
+
+
+def replica_state_updated(data_dir: Path, updated: datetime) -> None:
+    with duckdb.connect(str(data_dir / "front_desk_zetl.duckdb")) as con:
+        con.execute(f"delete from {METADATA_SCHEMA}.integration_table_state")
+        con.execute(
+            f"insert into {METADATA_SCHEMA}.integration_table_state values ('front-desk-zero-etl', "
+            "'front_desk_zetl', 'front_desk_app_db', 'patient_appointment', 'Synced', 'binlog.000001:4', null, "
+            "?, 0, 'patient_id,appointment_datetime')",
+            [updated],
+        )
+
+
+@pytest.mark.parametrize(
+    ("stream_age", "desk_age", "expected"),
+    [
+        (timedelta(minutes=2), timedelta(hours=1), "pass"),
+        (timedelta(minutes=20), timedelta(hours=8), "warn"),
+        (timedelta(hours=2), timedelta(hours=30), "error"),
+    ],
+)
+def test_stream_and_replica_freshness_thresholds(tmp_path: Path, stream_age: timedelta, desk_age: timedelta,
+                                                  expected: str) -> None:
+    ensure_attached_sources(tmp_path)
+    now = datetime.now(UTC)
+    landing_with_refresh(tmp_path, (now - stream_age).replace(tzinfo=None))
+    replica_state_updated(tmp_path, now - desk_age)
+    output = tmp_path / "sources.json"
+    completed = run_dbt(tmp_path, "source", "freshness", "--select", "source:wearables_msk", "source:front_desk",
+                        "--output", str(output))
+    assert output.exists(), completed.stdout[-3000:]
+    results = {r["unique_id"].split(".", 2)[2]: r for r in json.loads(output.read_text())["results"]}
+    assert set(results) == {"wearables_msk.wearables_stream", "front_desk.patient_appointment"}
+    for name, result in results.items():
+        assert result["status"] == expected, (name, result["status"], result.get("max_loaded_at"))
+    age = results["wearables_msk.wearables_stream"]["max_loaded_at_time_ago_in_s"]
+    assert abs(age - stream_age.total_seconds()) < 120, "loaded-at is read as UTC"
+    assert (completed.returncode != 0) == (expected == "error")
