@@ -75,13 +75,12 @@ def cmd_healthlake_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_dbt(settings: Settings, dbt_args: list[str]) -> int:
-    from simulators.warehouse import ensure_attached_sources
-    from simulators.zero_etl.stream_landing import landing_lock
+    from simulators.warehouse import ensure_attached_sources, source_read_locks
 
     ensure_attached_sources(settings.data_dir)
     command = [dbt_executable(), *dbt_args, "--project-dir", str(settings.project_dir)]
-    # The stream ingestor must not write the landing file while dbt has it attached (shared lock).
-    with landing_lock(settings.data_dir, shared=True, timeout_s=300):
+    # The ingestor and the replicator must not write their files while dbt has them attached (shared locks).
+    with source_read_locks(settings.data_dir):
         return subprocess.run(command, env=settings.dbt_env(), cwd=settings.project_dir).returncode
 
 

@@ -380,12 +380,13 @@ LOCK_RETRIES = 20
 
 
 def run_dbt_locked(settings: Settings, command: list[str], log_path: Path, timeout_s: float = 900) -> int:
-    """dbt under the landing's shared lock. The replicator opens its file per batch without that lock: when dbt
-    meets it mid-batch, its read-only ATTACH fails at start (nothing built yet) and dbt is started again."""
-    from simulators.zero_etl.stream_landing import landing_lock
+    """dbt under the sources' shared locks (the ingestor and the replicator wait between batches). Should a
+    writer that ignores the locks still meet dbt's read-only ATTACH at start (nothing built yet), dbt is started
+    again."""
+    from simulators.warehouse import source_read_locks
 
     for _ in range(LOCK_RETRIES):
-        with landing_lock(settings.data_dir, shared=True, timeout_s=300):
+        with source_read_locks(settings.data_dir):
             completed = subprocess.run(
                 command, env=settings.dbt_env(), cwd=settings.project_dir, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, timeout=timeout_s, check=False,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
+from simulators.file_lock import advisory_lock
 from simulators.settings import Settings
 
 
@@ -56,3 +59,18 @@ def ensure_attached_sources(data_dir: Path) -> None:
         duckdb.connect(str(catalog)).close()
     ensure_replica(data_dir)
     ensure_landing(data_dir, default_topic())
+
+
+@contextmanager
+def source_read_locks(data_dir: Path, timeout_s: float = 300) -> Iterator[None]:
+    """Shared locks on the files the local ingestor and replicator write, held for a whole dbt run: the
+    writers wait between their batches instead of making dbt's read-only ATTACH fail mid-build."""
+    from simulators.zero_etl.replicator import replica_lock_path
+    from simulators.zero_etl.stream_landing import landing_lock
+
+    zetl_db = os.environ.get("P360_ZETL_DB", "front_desk_zetl")
+    with (
+        landing_lock(data_dir, shared=True, timeout_s=timeout_s),
+        advisory_lock(replica_lock_path(data_dir / f"{zetl_db}.duckdb"), shared=True, timeout_s=timeout_s),
+    ):
+        yield

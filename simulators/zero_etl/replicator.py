@@ -38,6 +38,7 @@ from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import HeartbeatLogEvent, QueryEvent, RotateEvent, XidEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
+from simulators.file_lock import advisory_lock
 from simulators.front_desk.connection import DEFAULT_DATABASE, MySqlSettings, connect
 from simulators.front_desk.schema import REPLICA_TYPES, TABLE
 
@@ -145,6 +146,11 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def replica_lock_path(replica_path: Path) -> Path:
+    """The advisory lock next to a replica file (the replicator: exclusive per batch; dbt: shared)."""
+    return replica_path.with_suffix(".lock")
+
+
 class Replicator:
     def __init__(
         self,
@@ -158,6 +164,7 @@ class Replicator:
         batch_max_seconds: float = 0.2,
         batch_max_changes: int = 5000,
         lock_timeout: float = 60.0,
+        build_wait_timeout: float = 1800.0,
         fault_hook: FaultHook | None = None,
     ) -> None:
         if not zetl_db.replace("_", "").isalnum():
@@ -172,6 +179,7 @@ class Replicator:
         self.batch_max_seconds = batch_max_seconds
         self.batch_max_changes = batch_max_changes
         self.lock_timeout = lock_timeout
+        self.build_wait_timeout = build_wait_timeout
         self.fault_hook = fault_hook or (lambda point: None)
         self.tables: dict[str, SourceTable] = {}
         self._batch_seq = 0
@@ -180,21 +188,25 @@ class Replicator:
 
     @contextmanager
     def replica(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the replica for one unit of work and close it again; retry while another process holds it."""
+        """Open the replica for one unit of work and close it again. A running dbt build holds the replica's
+        shared lock (it has the file attached read-only): wait for it, the changes queue up in the binlog."""
         self.replica_path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout
-        while True:
+        with advisory_lock(
+            replica_lock_path(self.replica_path), shared=False, timeout_s=self.build_wait_timeout, error=ZeroEtlError
+        ):
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    con = duckdb.connect(str(self.replica_path))
+                    break
+                except duckdb.IOException as exc:
+                    if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                        raise ZeroEtlError(f"cannot open the replica {self.replica_path}: {exc}") from exc
+                    time.sleep(0.02)
             try:
-                con = duckdb.connect(str(self.replica_path))
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise ZeroEtlError(f"cannot open the replica {self.replica_path}: {exc}") from exc
-                time.sleep(0.02)
-        try:
-            yield con
-        finally:
-            con.close()
+                yield con
+            finally:
+                con.close()
 
     def initialise(self) -> None:
         with self.replica() as con:

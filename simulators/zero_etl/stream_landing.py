@@ -22,7 +22,6 @@ closes it at once, retrying while another process (dbt attaching it read-only) h
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from typing import Any
 
 import duckdb
 
+from simulators.file_lock import advisory_lock
 from simulators.zero_etl.kafka_broker import BOOTSTRAP_ENV
 
 log = logging.getLogger(__name__)
@@ -91,27 +91,8 @@ def landing_table(schema: str, topic: str) -> str:
 def landing_lock(data_dir: Path, *, shared: bool, timeout_s: float) -> Iterator[None]:
     """Advisory lock next to the landing file: the ingestor writes under an exclusive lock, readers
     (dbt runs) hold a shared one, so neither meets DuckDB's file lock mid-way."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout_s
-    with (data_dir / LOCK_FILE).open("a+") as handle:
-        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
-        delay = 0.01
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), mode)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    kind = "shared" if shared else "exclusive"
-                    raise LandingError(
-                        f"no {kind} lock on {data_dir / LOCK_FILE} after {timeout_s:.0f}s"
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.25)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with advisory_lock(data_dir / LOCK_FILE, shared=shared, timeout_s=timeout_s, error=LandingError):
+        yield
 
 
 def run_reading_landing(command: Sequence[str], data_dir: Path, *, timeout_s: float = 300.0) -> int:

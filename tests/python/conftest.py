@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from simulators.settings import dbt_executable
-from simulators.warehouse import ensure_attached_sources
-from simulators.zero_etl.stream_landing import landing_lock
+from simulators.warehouse import ensure_attached_sources, source_read_locks
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DIR = PROJECT_DIR.parent / "shared"
@@ -35,13 +34,13 @@ def dbt_env(data_dir: Path) -> dict[str, str]:
 
 def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """dbt against a private data dir, with private target/log paths so runs never share state. Like the
-    CLI, it holds the stream landing's shared lock so an ingestor never writes while dbt has it attached."""
+    CLI, it holds the sources' shared locks so an ingestor or replicator never writes while dbt has them attached."""
     ensure_attached_sources(data_dir)
     command = [
         dbt_executable(), *args, "--project-dir", str(PROJECT_DIR),
         "--target-path", str(data_dir / "dbt-target"), "--log-path", str(data_dir / "dbt-logs"),
     ]
-    with landing_lock(data_dir, shared=True, timeout_s=60):
+    with source_read_locks(data_dir, timeout_s=60):
         return subprocess.run(command, env=dbt_env(data_dir), capture_output=True, text=True, timeout=600)
 
 
