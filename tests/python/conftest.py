@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from simulators.front_desk.connection import MySqlSettings, connect
+from simulators.front_desk.schema import create_schema
 from simulators.settings import dbt_executable
 from simulators.warehouse import ensure_attached_sources, source_read_locks
 
@@ -56,3 +58,16 @@ def mariadb_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no
     server = server_module.start(tmp_path_factory.mktemp("mariadb"), timeout=90)
     yield server
     server_module.stop(server)
+
+
+def fresh_source(server, database: str) -> MySqlSettings:  # type: ignore[no-untyped-def]
+    """An empty front-desk database (the app's schema, no rows) on the test MariaDB server."""
+    settings = server.settings.with_database(database)
+    con = connect(settings, with_database=False)
+    try:
+        with con.cursor() as cur:
+            cur.execute(f"drop database if exists `{database}`")
+        create_schema(con, database)
+    finally:
+        con.close()
+    return settings

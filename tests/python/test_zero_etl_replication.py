@@ -16,26 +16,15 @@ import pytest
 from simulators.front_desk.connection import MySqlSettings, connect
 from simulators.front_desk.operations import FrontDeskSimulator, apply, ground_truth_rows
 from simulators.front_desk.patients import synthetic_patients
-from simulators.front_desk.schema import COLUMNS, TABLE, create_schema
+from simulators.front_desk.schema import COLUMNS, TABLE
 from simulators.zero_etl import replicator as replicator_module
 from simulators.zero_etl.replicator import METADATA_SCHEMA, NO_PK_REASON, Replicator, ZeroEtlError
 from simulators.zero_etl.verify import compare
+from tests.python.conftest import fresh_source
 
 pytestmark = pytest.mark.slow
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 START = datetime(2026, 3, 2, 7, 30)
-
-
-def fresh_source(server, database: str) -> MySqlSettings:  # type: ignore[no-untyped-def]
-    settings = server.settings.with_database(database)
-    con = connect(settings, with_database=False)
-    try:
-        with con.cursor() as cur:
-            cur.execute(f"drop database if exists `{database}`")
-        create_schema(con, database)
-    finally:
-        con.close()
-    return settings
 
 
 def simulator(seed: int = 42, patients: int = 150) -> FrontDeskSimulator:

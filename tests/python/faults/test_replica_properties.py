@@ -22,9 +22,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from simulators.front_desk.connection import MySqlSettings, connect
-from simulators.front_desk.schema import COLUMNS, STATUSES, TABLE, create_schema
+from simulators.front_desk.schema import COLUMNS, STATUSES, TABLE
 from simulators.zero_etl.replicator import METADATA_SCHEMA, Replicator
 from simulators.zero_etl.verify import compare
+from tests.python.conftest import fresh_source
 from tests.python.faults.conftest import Figures
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
@@ -122,18 +123,6 @@ class Desk:
         return sorted(tuple(row[c] for c in COLUMNS) for row in self.rows.values())
 
 
-def fresh_database(server, name: str) -> MySqlSettings:  # type: ignore[no-untyped-def]
-    settings = server.settings.with_database(name)
-    con = connect(settings, with_database=False)
-    try:
-        with con.cursor() as cur:
-            cur.execute(f"drop database if exists `{name}`")
-        create_schema(con, name)
-    finally:
-        con.close()
-    return settings
-
-
 def follower(settings: MySqlSettings, data_dir: Path, zetl_db: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, **settings.as_env(), "P360_DATA_DIR": str(data_dir), "P360_ZETL_DB": zetl_db}
     return subprocess.Popen(
@@ -158,7 +147,7 @@ def test_replica_equals_source_after_random_operations_and_kills(
 ) -> None:  # type: ignore[no-untyped-def]
     n = next(_counter)
     database, zetl_db = f"fd_prop_{n}", f"zetl_prop_{n}"
-    settings_ = fresh_database(mariadb_server, database)
+    settings_ = fresh_source(mariadb_server, database)
     desk = Desk(settings_)
     process = follower(settings_, tmp_path, zetl_db)
     kills = applied = 0
@@ -204,7 +193,7 @@ def test_added_column_mid_stream_resyncs_with_a_clear_state(
     mariadb_server, tmp_path: Path, record_figures
 ) -> None:  # type: ignore[no-untyped-def]
     database, zetl_db = "fd_prop_ddl", "zetl_prop_ddl"
-    settings_ = fresh_database(mariadb_server, database)
+    settings_ = fresh_source(mariadb_server, database)
     desk = Desk(settings_)
     for n in range(30):
         desk.apply(("insert", n % len(PATIENTS), n, n))
