@@ -279,6 +279,28 @@ def _external_lineage(statements: Sequence[StatementInput], stream_schemas: froz
     return frozenset(found)
 
 
+ONE_STREAMING_VIEW_URL = "https://docs.aws.amazon.com/redshift/latest/dg/materialized-view-streaming-ingestion.html"
+
+
+def one_streaming_view_per_stream(statements: Sequence[StatementInput], context: Context) -> list[Violation]:
+    """Each streaming materialized view reads the whole stream, so two on one topic double its egress: AWS
+    recommends one per stream, other views reading it. (Cross-statement: checked over a run, per phase.)
+    https://docs.aws.amazon.com/redshift/latest/dg/materialized-view-streaming-ingestion.html"""
+    readers: dict[tuple[str, str], dict[str, str]] = {}
+    for statement in statements:
+        tree = parse(statement.sql).tree
+        if tree is None or next(iter(tree.recursive_crawl("create_materialized_view_statement")), None) is None:
+            continue
+        view, *sources = table_references(tree)
+        for source in sources:
+            if len(source) >= 2 and source[-2] in context.stream_schemas:
+                readers.setdefault((statement.phase, ".".join(source)), {})[".".join(view[-2:])] = statement.node
+    return [Violation("one_streaming_view_per_stream", node,
+                      f"{len(views)} streaming materialized views read {stream}: {', '.join(sorted(views))}",
+                      ONE_STREAMING_VIEW_URL)
+            for (_, stream), views in readers.items() if len(views) > 1 for node in sorted(set(views.values()))]
+
+
 def check_statements(statements: Iterable[StatementInput]) -> list[Violation]:
     """Every rule over a recorded run; lineage (which views read outside) is taken across the whole run."""
     ordered = list(statements)
@@ -287,4 +309,4 @@ def check_statements(statements: Iterable[StatementInput]) -> list[Violation]:
     violations: list[Violation] = []
     for statement in ordered:
         violations += check_sql(statement.sql, node=statement.node, context=context)
-    return violations
+    return violations + one_streaming_view_per_stream(ordered, context)

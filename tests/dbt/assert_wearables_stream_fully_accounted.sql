@@ -9,14 +9,12 @@ with processed_up_to as (
 
 ),
 
-{#- The stream is read through its base streaming views (JSON and not JSON: every record is in exactly one):
-    Redshift reads a Kafka external schema only through a streaming materialized view
+{#- The stream is read through its streaming view (every record, JSON or not): Redshift reads a Kafka external
+    schema only through a streaming materialized view
     (https://docs.aws.amazon.com/redshift/latest/dg/materialized-view-streaming-ingestion.html). #}
 stream_positions as (
 
     select kafka_partition, kafka_offset, refresh_time from {{ ref('base_wearables__stream') }}
-    union all
-    select kafka_partition, kafka_offset, refresh_time from {{ ref('base_wearables__stream_unparsable') }}
 
 ),
 

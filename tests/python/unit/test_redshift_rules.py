@@ -79,6 +79,19 @@ def test_rule_catches_the_bad_form_and_passes_the_fix(rule: str, bad: str, fixed
     assert rules_hit(fixed) == set(), f"false positive on the fixed form: {check_sql(fixed, node='x')}"
 
 
+def test_two_streaming_views_on_one_topic_are_caught() -> None:
+    def streaming_view(name: str) -> StatementInput:
+        return StatementInput(f"create materialized view dev.staging.{name} auto refresh yes as"
+                              " select kafka_offset from dev.wearables_msk.wearables_stream",
+                              node=f"model.{name}", phase="full")
+    violations = check_statements([streaming_view("base_stream"), streaming_view("base_stream_unparsable")])
+    assert {(v.rule, v.node) for v in violations} == {
+        ("one_streaming_view_per_stream", "model.base_stream"),
+        ("one_streaming_view_per_stream", "model.base_stream_unparsable"),
+    }
+    assert check_statements([streaming_view("base_stream")]) == []
+
+
 def test_every_rule_has_a_case_and_cites_an_aws_page() -> None:
     assert {case[0] for case in CASES} == set(RULES.rules)
     for name, (_, url) in RULES.rules.items():
