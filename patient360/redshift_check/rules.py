@@ -127,6 +127,21 @@ def late_binding_view(tree: BaseSegment, sql: str, context: Context) -> list[str
     return [f"view {'.'.join(name)} reads {', '.join(sorted(set(outside)))} but is not WITH NO SCHEMA BINDING"]
 
 
+def _cte_names(tree: BaseSegment) -> set[str]:
+    return {cte.segments[0].raw.strip('"').lower() for cte in tree.recursive_crawl("common_table_expression")}
+
+
+@rule("late_binding_view_unqualified")
+def late_binding_view_unqualified(tree: BaseSegment, sql: str, context: Context) -> list[str]:
+    """A view WITH NO SCHEMA BINDING must schema-qualify every relation it names (system views too: pg_catalog.x),
+    or CREATE VIEW fails. https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_VIEW.html"""
+    if _created_view_name(tree) is None or not re.search(r"with\s+no\s+schema\s+binding", sql, re.IGNORECASE):
+        return []
+    local = _cte_names(tree)
+    unqualified = {p[0] for p in table_references(tree)[1:] if len(p) == 1 and p[0] not in local}
+    return [f"late-binding view names {name} without its schema" for name in sorted(unqualified)]
+
+
 _REGEX_METACHARACTERS = r".^$*+?()[]{}|"
 
 

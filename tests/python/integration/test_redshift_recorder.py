@@ -103,6 +103,11 @@ def test_defects_of_issue_13_stay_fixed_in_the_sql_sent(run: Run) -> None:
     assert attaches and not any(re.search(r" on \w+\.\w+\.\w+ ", sql) for sql in attaches)
     records = " ".join(node_sql(run, "full", "stg_wearables__records", "table"))
     assert "([.][0-9]{1,6})?Z$" in records
+    incremental_records = " ".join(node_sql(run, "incremental", "stg_wearables__records", "table"))
+    assert "max(kafka_offset) as max_offset" in incremental_records  # a full refresh of the MV re-reads records
+    state_test = [s.sql for s in run.statements if s.node.startswith("test.patient360.assert_front_desk_integration")]
+    assert state_test and "pg_catalog.svv_integration_table_state" in state_test[0]
+    assert kinds(run, "full")["materialized_view"] == 1  # one streaming view per topic
     stream = "wearables_msk.wearables_stream"
     stream_readers = {s.node for s in run.statements if stream in without_query_comment(s.sql)}
     assert stream_readers <= {"model.patient360.base_wearables__stream",

@@ -27,6 +27,13 @@ CASES = [
         " with no schema binding",
     ),
     (
+        "late_binding_view_unqualified",
+        "create view dev.staging.stg_state as (with state as (select table_name from svv_integration_table_state)"
+        " select table_name from state) with no schema binding",
+        "create view dev.staging.stg_state as (with state as (select table_name from"
+        " pg_catalog.svv_integration_table_state) select table_name from state) with no schema binding",
+    ),
+    (
         "single_backslash_in_literal",
         r"select case when t ~ '^[0-9]{2}(\.[0-9]{1,6})?Z$' then 1 end as ok from events",
         r"select case when t ~ '^[0-9]{2}([.][0-9]{1,6})?Z$' then 1 end as ok from events",
