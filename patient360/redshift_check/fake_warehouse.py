@@ -210,6 +210,7 @@ def sql_literal(value: Any) -> str:
 
 
 def render_bindings(sql: str, bindings: Sequence[Any]) -> str:
-    """Seeds insert with %s placeholders: inline the values so the statement is the one Redshift runs."""
+    """Seeds insert with %s placeholders. The driver sends them as parameters; they are inlined as literals here
+    only so the recorded statement can be parsed and checked as one piece of SQL."""
     values = iter(bindings)
     return re.sub(r"%s", lambda _: sql_literal(next(values)), sql)

@@ -58,6 +58,7 @@ _KINDS: tuple[tuple[str, str], ...] = (
     (r"drop\b", "drop"),
     (r"refresh\s+materialized\s+view", "refresh"),
     (r"(begin|commit|rollback)\b", "transaction"),
+    (r"select\s+pg_backend_pid\(\)", "session"),  # sent by dbt-redshift on every new connection
 )
 _COMMENT = re.compile(r"/\*.*?\*/|--[^\n]*", re.DOTALL)
 _CATALOG = re.compile(r"\b(information_schema|pg_[a-z_]+|svv_[a-z_]+|stv_[a-z_]+)\b")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlfluff.core.parser.segments import BaseSegment
 
@@ -36,9 +37,22 @@ class Context:
     external_lineage_views: frozenset[str] = frozenset()  # lower-case two- or three-part view names
 
 
+class StatementLike(Protocol):
+    """What the rules read from a statement: recorder.Statement, StatementInput or any SQL generator's record."""
+
+    @property
+    def sql(self) -> str: ...
+
+    @property
+    def node(self) -> str: ...
+
+    @property
+    def phase(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class StatementInput:
-    """The fields of a recorded statement the rules read (recorder.Statement has them)."""
+    """A statement from elsewhere (SQL-on-FHIR, streaming view DDL, UNLOAD/COPY) to check with a run."""
 
     sql: str
     node: str = "<sql>"
@@ -273,22 +287,22 @@ _EXTERNAL_STREAM_SCHEMA = re.compile(
     r"create\s+external\s+schema\s+(?:if\s+not\s+exists\s+)?([\w\"]+)\s+from\s+(?:msk|kafka|kinesis)", re.IGNORECASE)
 
 
-def _stream_schemas(statements: Sequence[StatementInput]) -> frozenset[str]:
+def _stream_schemas(statements: Sequence[StatementLike]) -> frozenset[str]:
     found = (_EXTERNAL_STREAM_SCHEMA.search(s.sql) for s in statements)
     return frozenset(m.group(1).strip('"').lower() for m in found if m) | DEFAULT_STREAM_SCHEMAS
 
 
-def _external_lineage(statements: Sequence[StatementInput], stream_schemas: frozenset[str]) -> frozenset[str]:
+def _external_lineage(statements: Sequence[StatementLike], stream_schemas: frozenset[str]) -> frozenset[str]:
     """Views (by final name, dbt's __dbt_tmp suffix removed) whose lineage reaches outside, in creation order."""
     found: set[str] = set()
     for statement in statements:
-        parsed = parse(statement.sql)
-        name = _created_view_name(parsed.tree) if parsed.tree is not None else None
-        if not name:
+        tree = parse(statement.sql).tree
+        name = _created_view_name(tree) if tree is not None else None
+        if tree is None or not name:
             continue
         context = Context(stream_schemas, frozenset(found))
         own_database = name[0] if len(name) == 3 else None
-        if any(reaches_outside(p, own_database, context) for p in table_references(parsed.tree)[1:]):
+        if any(reaches_outside(p, own_database, context) for p in table_references(tree)[1:]):
             final = re.sub(r"__dbt_tmp\w*$", "", ".".join(name[-2:]))
             found.add(final)
     return frozenset(found)
@@ -297,7 +311,7 @@ def _external_lineage(statements: Sequence[StatementInput], stream_schemas: froz
 ONE_STREAMING_VIEW_URL = "https://docs.aws.amazon.com/redshift/latest/dg/materialized-view-streaming-ingestion.html"
 
 
-def one_streaming_view_per_stream(statements: Sequence[StatementInput], context: Context) -> list[Violation]:
+def one_streaming_view_per_stream(statements: Sequence[StatementLike], context: Context) -> list[Violation]:
     """Each streaming materialized view reads the whole stream, so two on one topic double its egress: AWS
     recommends one per stream, other views reading it. (Cross-statement: checked over a run, per phase.)
     https://docs.aws.amazon.com/redshift/latest/dg/materialized-view-streaming-ingestion.html"""
@@ -316,7 +330,7 @@ def one_streaming_view_per_stream(statements: Sequence[StatementInput], context:
             for (_, stream), views in readers.items() if len(views) > 1 for node in sorted(set(views.values()))]
 
 
-def check_statements(statements: Iterable[StatementInput]) -> list[Violation]:
+def check_statements(statements: Iterable[StatementLike]) -> list[Violation]:
     """Every rule over a recorded run; lineage (which views read outside) is taken across the whole run."""
     ordered = list(statements)
     stream_schemas = _stream_schemas(ordered)

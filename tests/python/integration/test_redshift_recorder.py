@@ -103,6 +103,8 @@ def test_defects_of_issue_13_stay_fixed_in_the_sql_sent(run: Run) -> None:
     assert attaches and not any(re.search(r" on \w+\.\w+\.\w+ ", sql) for sql in attaches)
     records = " ".join(node_sql(run, "full", "stg_wearables__records", "table"))
     assert "([.][0-9]{1,6})?Z$" in records
+    patients = " ".join(node_sql(run, "full", "stg_healthlake__patients", "view"))
+    assert "to_char(to_date(left(" in patients  # TO_DATE is lenient: the date must survive the round trip
     incremental_records = " ".join(node_sql(run, "incremental", "stg_wearables__records", "table"))
     assert "max(kafka_offset) as max_offset" in incremental_records  # a full refresh of the MV re-reads records
     state_test = [s.sql for s in run.statements if s.node.startswith("test.patient360.assert_front_desk_integration")]
