@@ -20,7 +20,8 @@ class Parsed:
 
 @lru_cache(maxsize=1)
 def _linter() -> Linter:
-    return Linter(config=FluffConfig(overrides={"dialect": "redshift"}))
+    # raw: the statements are final SQL; jinja would re-template any `{{` inside literals
+    return Linter(config=FluffConfig(overrides={"dialect": "redshift", "templater": "raw"}))
 
 
 def without_query_comment(sql: str) -> str:

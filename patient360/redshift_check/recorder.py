@@ -129,7 +129,8 @@ def _invoke(runner: Any, args: Sequence[str], project_dir: Path, allow_failure: 
               "--target", "redshift"]
     result = runner.invoke([*args, *common])
     if not result.success and not allow_failure:
-        raise RuntimeError(f"dbt {' '.join(args)} failed against the offline Redshift: {result.exception}")
+        raise RuntimeError(f"dbt {' '.join(args)} failed for {project_dir} against the offline Redshift: "
+                           f"{result.exception}")
     return result
 
 
@@ -137,6 +138,8 @@ def record(project_dir: Path = PROJECT_DIR, target_path: Path | None = None) -> 
     """Run the full build, the incremental build, freshness and the run-operations; every statement, in order."""
     from dbt.cli.main import dbtRunner
 
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise ValueError(f"{project_dir} is not a dbt project: no dbt_project.yml there")
     target_path = target_path or project_dir / "target" / "redshift_check"
     log = StatementLog()
     state_ref = [WarehouseState([], existing=False)]

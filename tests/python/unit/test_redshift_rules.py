@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from patient360.redshift_check.parsing import grammar_gap
+from patient360.redshift_check.recorder import record
 from patient360.redshift_check.rules import RULES, StatementInput, check_sql, check_statements
 
 
@@ -134,3 +137,8 @@ def test_sql_that_redshift_rejects_is_a_named_violation() -> None:
 def test_grammar_gaps_match_only_dbt_redshift_catalog_queries() -> None:
     assert grammar_gap("select 1 from pg_get_late_binding_view_cols() cols(view_schema name, x int)") is not None
     assert grammar_gap("select id from patients using sample 10 percent") is None
+
+
+def test_recording_a_directory_that_is_not_a_dbt_project_names_it(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=f"{tmp_path} is not a dbt project"):
+        record(tmp_path)
