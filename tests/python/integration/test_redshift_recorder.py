@@ -107,7 +107,8 @@ def test_defects_of_issue_13_stay_fixed_in_the_sql_sent(run: Run) -> None:
     assert "to_char(to_date(left(" in patients  # TO_DATE is lenient: the date must survive the round trip
     incremental_records = " ".join(node_sql(run, "incremental", "stg_wearables__records", "table"))
     assert "max(kafka_offset) as max_offset" in incremental_records  # a full refresh of the MV re-reads records
-    state_test = [s.sql for s in run.statements if s.node.startswith("test.patient360.assert_front_desk_integration")]
+    state_test = [s.sql for s in run.statements
+                  if s.node.startswith("test.patient360.assert_front_desk_integration") and s.kind == "test"]
     assert state_test and "pg_catalog.svv_integration_table_state" in state_test[0]
     assert kinds(run, "full")["materialized_view"] == 1  # one streaming view per topic
     stream = "wearables_msk.wearables_stream"
