@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from patient360.redshift_check.parsing import grammar_gap, parse
-from patient360.redshift_check.recorder import PROJECT_DIR, STATEMENTS_FILE, Statement, record, write_statements
+from patient360.redshift_check.recorder import (
+    PROJECT_DIR,
+    STATEMENTS_FILE,
+    Statement,
+    compiled_analyses,
+    record,
+    write_statements,
+)
 from patient360.redshift_check.rules import Violation, check_statements
 from patient360.redshift_check.style import lint_compiled_models
 
@@ -42,10 +49,12 @@ def run(project_dir: Path) -> int:
     statements = record(project_dir, target / "redshift_check")
     path = write_statements(statements, target / STATEMENTS_FILE)
     recorded_at = time.monotonic()
-    violations: list[Violation] = check_statements(statements)
+    analyses = compiled_analyses(target / "redshift_check")
+    violations: list[Violation] = check_statements([*statements, *analyses])
     style = lint_compiled_models(project_dir, target / "redshift_check" / "compiled")
     print(f"recorded {len(statements)} statements to {path} in {recorded_at - started:.0f} s")
     print("\n".join(summary(statements) + parse_report(statements)))
+    print(f"  analyses (compiled, not sent by a build): {len(analyses)} statements checked")
     for problem in [str(v) for v in dict.fromkeys(violations)] + style:
         print(problem)
     print(f"redshift check: {len(violations)} rule violation(s), {len(style)} style problem(s) "

@@ -160,7 +160,24 @@ def record(project_dir: Path = PROJECT_DIR, target_path: Path | None = None) -> 
         for operation in RUN_OPERATIONS:
             log.phase = f"operation:{operation}"
             _invoke(runner, ["run-operation", operation, "--quiet"], project_dir)
-    return log.statements
+        # Analyses are not sent by a build, but users run them on Redshift: compiled (not recorded) for checking.
+        log.phase = "compile:analyses"
+        analyses = ["compile", "--select", "resource_type:analysis", "--quiet", "--target-path", str(target_path)]
+        _invoke(runner, analyses, project_dir)
+    return [s for s in log.statements if s.phase != "compile:analyses"]
+
+
+def compiled_analyses(target_path: Path) -> list[Statement]:
+    """The statements of every compiled analysis (a file may hold several, e.g. the masking-policy DDL)."""
+    import sqlparse
+
+    statements = []
+    for path in sorted((target_path / "compiled").glob("*/analyses/**/*.sql")):
+        for sql in sqlparse.split(path.read_text()):
+            if sql.strip().rstrip(";").strip():
+                node = f"analysis.{path.stem}"
+                statements.append(Statement("analysis", node, statement_kind(sql, node), sql.strip().rstrip(";")))
+    return statements
 
 
 def write_statements(statements: Sequence[Statement], path: Path) -> Path:

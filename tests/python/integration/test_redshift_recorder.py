@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 
 from patient360.redshift_check.parsing import grammar_gap, parse, without_query_comment
-from patient360.redshift_check.recorder import PROJECT_DIR, Statement, read_statements, record, write_statements
+from patient360.redshift_check.recorder import (
+    PROJECT_DIR,
+    Statement,
+    compiled_analyses,
+    read_statements,
+    record,
+    write_statements,
+)
 from patient360.redshift_check.rules import Violation, check_statements
 from patient360.redshift_check.style import lint_compiled_models
 
@@ -53,7 +60,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     written = write_statements(statements, project / "target" / "redshift_statements.jsonl")
     assert read_statements(written) == statements
     style = lint_compiled_models(project, project / "target" / "redshift_check" / "compiled")
-    return Run(statements, check_statements(statements), style)
+    analyses = compiled_analyses(project / "target" / "redshift_check")
+    assert {s.node for s in analyses} >= {"analysis.phi_masking_policies", "analysis.patient_360_overview"}
+    return Run(statements, check_statements([*statements, *analyses]), style)
 
 
 def kinds(run: Run, phase: str) -> Counter[str]:
