@@ -1,0 +1,1 @@
+"""patient360: zero-ETL patient-360 analytics (application package)."""
