@@ -80,6 +80,10 @@ class DuckDBCompiler:
         return self.product(select, parts)
 
     def columns(self, columns: tuple[Column, ...], focus: Expr, row_index: str) -> Rows:
+        names = [c.name for c in columns]
+        if len(set(names)) != len(names):
+            where = columns[0].path.where.rsplit(".column", 1)[0]
+            raise ViewDefinitionError(self.view.name, where, f"duplicate column name(s) in {names}")
         values = ", ".join(f"'{c.name}': {self.column_value(c, focus, row_index)}" for c in columns)
         return f"[{{{values}}}]", tuple(c.name for c in columns)
 

@@ -128,6 +128,9 @@ class ExprCompiler:
         """Apply ``step`` (item Expr -> Expr) to every item of a collection."""
         if not expr.many:
             return step(expr)
+        if expr.absent:  # nothing to map over; keep the FHIR cardinality for the static checks
+            result = step(replace(expr, many=False))
+            return replace(result, many=True, sql=f"cast([] as {duckdb_type(result.type_name)}[])")
         item = self.var()
         result: Expr = step(replace(expr, sql=item, many=False))
         if result.absent:
@@ -171,6 +174,8 @@ class ExprCompiler:
         return Expr(sql, element.type_name, physical=physical)
 
     def absent(self, element: schema.Element) -> Expr:
+        if element.many:
+            return Expr(f"cast([] as {duckdb_type(element.type_name)}[])", element.type_name, many=True, absent=True)
         return Expr(f"cast(null as {duckdb_type(element.type_name)})", element.type_name, absent=True)
 
     def json_child(self, item: Expr, element: schema.Element) -> Expr:

@@ -119,7 +119,8 @@ class RedshiftCompiler:
         body = replace(select, for_each=None, or_null=False)
         alias = f"i{next(self._names)}"
         array = items.sql if items.many else f"array({items.sql})"
-        item = RsExpr(alias, items.type_name, primitive=items.primitive)
+        item_sql = f"cast({alias} as {redshift_type(items.type_name)})" if items.primitive else alias
+        item = RsExpr(item_sql, items.type_name, primitive=items.primitive)
         inner = self.branches(body, item, f"{alias}_index")
         test = self.expr(path, condition, item, "0").sql if condition is not None else None
         for branch in inner:
@@ -130,7 +131,8 @@ class RedshiftCompiler:
             return inner
         if test:
             raise self.fail(path.where, "forEachOrNull over a where() is not supported")
-        empty = self.branches(body, RsExpr(f"{array}[0]", items.type_name), "0")
+        # Unnesting below a missing item gives no rows: only the branches without their own FROM remain.
+        empty = [b for b in self.branches(body, RsExpr(f"{array}[0]", items.type_name), "0") if not b.froms]
         for branch in empty:
             branch.conditions.insert(0, f"coalesce(get_array_length({array}), 0) = 0")
         return inner + empty
@@ -143,7 +145,7 @@ class RedshiftCompiler:
             return value.sql if value.many else f"array({value.sql})"  # SUPER array, like a JSON list
         if value.many:
             raise self.fail(column.path.where, f"column {column.name!r} can give several values")
-        if column.type and value.primitive:
+        if column.type and value.primitive and redshift_type(column.type) != redshift_type(value.type_name):
             return f"cast({value.sql} as {redshift_type(column.type)})"
         return value.sql
 
