@@ -29,7 +29,7 @@ class OutputColumn:
 
 def output_columns(select: Select) -> list[OutputColumn]:
     """The view's columns in order (a unionAll contributes its first branch's)."""
-    columns = [OutputColumn(c.name, c.type, c.collection) for c in select.columns]
+    columns = [OutputColumn(c.name, c.type, c.collection is True) for c in select.columns]
     for child in select.selects:
         columns += output_columns(child)
     if select.union_all:
@@ -120,7 +120,8 @@ class DuckDBCompiler:
                 raise ViewDefinitionError(self.view.name, select.where, f"duplicate column name(s) {sorted(clash)}")
             a, b = self.var(), self.var()
             fields = [f"'{n}': {a}.\"{n}\"" for n in names] + [f"'{n}': {b}.\"{n}\"" for n in other_names]
-            rows = f"flatten(list_transform({rows}, lambda {a}: list_transform({other}, lambda {b}: {{{', '.join(fields)}}})))"
+            pairs = f"list_transform({other}, lambda {b}: {{{', '.join(fields)}}})"
+            rows = f"flatten(list_transform({rows}, lambda {a}: {pairs}))"
             names += other_names
         return rows, names
 
@@ -170,7 +171,8 @@ class DuckDBCompiler:
         """An empty list of the select's row type (repeat paths that reach nothing)."""
         columns = output_columns(select)
         fields = ", ".join(
-            f"'{c.name}': cast({'[]' if c.collection else 'null'} as {duckdb_type(c.type)}{'[]' if c.collection else ''})"
+            f"'{c.name}': cast([] as {duckdb_type(c.type)}[])" if c.collection
+            else f"'{c.name}': cast(null as {duckdb_type(c.type)})"
             for c in columns
         )
         return f"list_filter([{{{fields}}}], lambda {self.var()}: false)", tuple(c.name for c in columns)

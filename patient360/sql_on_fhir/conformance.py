@@ -123,7 +123,10 @@ def redshift_check(view: View) -> list[str]:
 
 def run_file(path: Path) -> list[CaseResult]:
     suite = json.loads(path.read_text(encoding="utf-8"))
-    with tempfile.TemporaryDirectory(prefix="sof-") as scratch, load_resources(suite["resources"], Path(scratch)) as con:
+    with (
+        tempfile.TemporaryDirectory(prefix="sof-") as scratch,
+        load_resources(suite["resources"], Path(scratch)) as con,
+    ):
         return [run_case(con, path.name, test) for test in suite["tests"]]
 
 

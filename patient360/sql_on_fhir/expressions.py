@@ -129,8 +129,8 @@ class ExprCompiler:
         if not expr.many:
             return step(expr)
         if expr.absent:  # nothing to map over; keep the FHIR cardinality for the static checks
-            result = step(replace(expr, many=False))
-            return replace(result, many=True, sql=f"cast([] as {duckdb_type(result.type_name)}[])")
+            empty: Expr = step(replace(expr, many=False))
+            return replace(empty, many=True, sql=f"cast([] as {duckdb_type(empty.type_name)}[])")
         item = self.var()
         result: Expr = step(replace(expr, sql=item, many=False))
         if result.absent:

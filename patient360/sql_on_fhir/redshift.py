@@ -113,8 +113,9 @@ class RedshiftCompiler:
 
     def for_each(self, select: Select, path: Path, focus: RsExpr) -> list[Branch]:
         node, condition = path.node, None
-        if isinstance(node, fp.Call) and node.name == "where" and node.target is not None and len(node.args) == 1:
-            node, condition = node.target, node.args[0]  # forEach: x.where(c): unnest x, keep items where c
+        call = path.node if isinstance(path.node, fp.Call) else None
+        if call and call.name == "where" and call.target and len(call.args) == 1:
+            node, condition = call.target, call.args[0]  # x.where(c): unnest x, keep the items where c holds
         items = self.expr(path, node, focus, "0", keep_many=True)
         body = replace(select, for_each=None, or_null=False)
         alias = f"i{next(self._names)}"
@@ -248,8 +249,8 @@ class _RsExpressions:
         if name == "ofType":
             return self.of_type(target, node.args)
         if name == "where" and not target.many:
-            test = self.compile(node.args[0], target)
-            return replace(target, sql=f"case when {test.sql} then {target.sql} end")
+            kept = self.compile(node.args[0], target)
+            return replace(target, sql=f"case when {kept.sql} then {target.sql} end")
         if name == "getResourceKey":
             return self.navigate(self.owner.root, "id")
         if name == "getReferenceKey":

@@ -118,4 +118,5 @@ def table_physical(con: duckdb.DuckDBPyConnection, table: str) -> Physical | Non
         relation = con.sql(f"select * from {table} limit 0")
     except duckdb.CatalogException:
         return None
-    return Physical("row", fields={name: physical_of(t) for name, t in zip(relation.columns, relation.types, strict=True)})
+    columns = zip(relation.columns, relation.types, strict=True)
+    return Physical("row", fields={name: physical_of(duck_type) for name, duck_type in columns})

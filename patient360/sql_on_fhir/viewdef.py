@@ -77,10 +77,13 @@ def _select(view: str, raw: Any, where: str) -> Select:
     if "forEach" in raw and "forEachOrNull" in raw:
         raise ViewDefinitionError(view, where, "forEach and forEachOrNull are exclusive")
     each_key = "forEach" if "forEach" in raw else "forEachOrNull" if "forEachOrNull" in raw else None
-    columns = tuple(_column(view, c, f"{where}.column[{i}]") for i, c in enumerate(_list(view, raw.get("column"), where)))
-    selects = tuple(_select(view, s, f"{where}.select[{i}]") for i, s in enumerate(_list(view, raw.get("select"), where)))
-    unions = tuple(_select(view, s, f"{where}.unionAll[{i}]") for i, s in enumerate(_list(view, raw.get("unionAll"), where)))
-    repeat = tuple(_path(view, p, f"{where}.repeat[{i}]") for i, p in enumerate(_list(view, raw.get("repeat"), where)))
+    def each(key: str) -> list[tuple[str, Any]]:
+        return [(f"{where}.{key}[{i}]", item) for i, item in enumerate(_list(view, raw.get(key), f"{where}.{key}"))]
+
+    columns = tuple(_column(view, c, at) for at, c in each("column"))
+    selects = tuple(_select(view, s, at) for at, s in each("select"))
+    unions = tuple(_select(view, s, at) for at, s in each("unionAll"))
+    repeat = tuple(_path(view, p, at) for at, p in each("repeat"))
     if not (columns or selects or unions):
         raise ViewDefinitionError(view, where, "a select needs at least one of column, select or unionAll")
     return Select(
