@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from patient360.sql_on_fhir.schema import Physical
 from simulators.fhir.bulk_import import catalog_path, import_bulk_export
 
 __all__ = ["catalog_path", "import_bulk_export", "table_name"]
@@ -17,3 +18,20 @@ def table_name(database: str, resource_type: str) -> str:
 
 def default_catalog(data_dir: Path) -> Path:
     return catalog_path(data_dir)
+
+
+def declared_physical(resource_type: str) -> Physical:
+    """The columns every HealthLake table of this type has, whatever the data (the importer's base schema),
+    as the compiler's ``Physical``: what a dbt model may rely on."""
+    from simulators.fhir import healthlake_layout as layout
+
+    def convert(fhir_type: layout.FhirType) -> Physical:
+        sql = layout.duckdb_type(fhir_type)
+        if isinstance(fhir_type, layout.Struct) and fhir_type.fields:
+            return Physical(sql, fields={name: convert(t) for name, t in fhir_type.fields})
+        if isinstance(fhir_type, layout.ListOf):
+            return Physical(sql, item=convert(fhir_type.item))
+        return Physical(sql)
+
+    base = layout.BASE_SCHEMAS.get(resource_type) or layout.BASE_SCHEMAS_COMMON
+    return convert(base)

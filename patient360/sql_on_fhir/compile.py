@@ -37,22 +37,41 @@ def output_columns(select: Select) -> list[OutputColumn]:
     return columns
 
 
+def plain_columns(select: Select) -> list[Column] | None:
+    """The columns when the view is one row per resource (no forEach, repeat or unionAll), else None."""
+    if select.for_each or select.repeat or select.union_all:
+        return None
+    columns = list(select.columns)
+    for child in select.selects:
+        below = plain_columns(child)
+        if below is None:
+            return None
+        columns += below
+    return columns
+
+
 class DuckDBCompiler:
-    def __init__(self, view: View, physical: schema.Physical | None) -> None:
-        self.view = view
+    def __init__(self, view: View, physical: schema.Physical | None, strict: bool = False) -> None:
+        self.view, self.strict = view, strict
         self.root = Expr("r", view.resource, physical=physical or schema.Physical("row", fields={}))
         self._names = itertools.count()
 
     def expressions(self, path: Path, row_index: str) -> ExprCompiler:
-        return ExprCompiler(self.view.name, path.where, self.view.constants, self.root, row_index, self._names)
+        return ExprCompiler(
+            self.view.name, path.where, self.view.constants, self.root, row_index, self._names, self.strict
+        )
 
     def var(self) -> str:
         return f"s{next(self._names)}"
 
     def compile(self, table: str) -> str:
-        rows, names = self.rows(self.view.root, self.root, "0")
         conditions = [self.condition(path) for path in self.view.where]
-        where = "\nwhere " + " and ".join(conditions) if conditions else ""
+        where = "\nwhere\n    " + "\n    and ".join(conditions) if conditions else ""
+        columns = plain_columns(self.view.root)
+        if columns is not None:  # one row per resource: a plain select, no list of rows to unnest
+            values = [f'{self.column_value(c, self.root, "0")} as "{c.name}"' for c in columns]
+            return f"select\n    {(','+chr(10)+'    ').join(values)}\nfrom {table} as r{where}\n"
+        rows, names = self.rows(self.view.root, self.root, "0")
         selected = ",\n    ".join(f'view_row."{name}" as "{name}"' for name in names)
         return (
             f"with view_rows as (\n    select unnest({rows}) as view_row\n    from {table} as r{where}\n)\n\n"
@@ -106,6 +125,8 @@ class DuckDBCompiler:
                              "gave several values; declare it 'collection: true'")
             value = replace(value, sql=f"case when len({value.sql}) > 1 then error({message}) "
                                        f"else ({value.sql})[1] end", many=False)
+        if value.absent and cast:
+            return f"cast(null as {cast})"
         if cast and (value.physical is None or not (value.physical.fields or value.physical.item)):
             return f"cast({value.sql} as {cast})"
         return value.sql
@@ -208,11 +229,14 @@ class DuckDBCompiler:
         return f"list_concat({', '.join(rows for rows, _ in parts)})", parts[0][1]
 
 
-def compile_view(raw: Any, table: str, physical: schema.Physical | None = None, dialect: str = "duckdb") -> str:
-    """SQL of a ViewDefinition (JSON dict or parsed ``View``) over ``table``, for ``dialect``."""
+def compile_view(
+    raw: Any, table: str, physical: schema.Physical | None = None, dialect: str = "duckdb", strict: bool = False
+) -> str:
+    """SQL of a ViewDefinition (JSON dict or parsed ``View``) over ``table``, for ``dialect``. ``physical`` is
+    the table's type (DuckDB); with ``strict``, an element it lacks is an error instead of an empty value."""
     view = raw if isinstance(raw, View) else parse_view(raw)
     if dialect == "duckdb":
-        return DuckDBCompiler(view, physical).compile(table)
+        return DuckDBCompiler(view, physical, strict).compile(table)
     if dialect == "redshift":
         from patient360.sql_on_fhir.redshift import RedshiftCompiler
 

@@ -9,6 +9,7 @@ the layout, so below an ``extension`` navigation reads the JSON with the FHIR (c
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -50,8 +51,19 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_CHAIN = re.compile(r'^[a-z_][a-z0-9_]*(?:\."[a-z0-9_]+"|\[\d+\])*$')
+
+
 def _member(sql: str, name: str) -> str:
-    return f'{sql}."{name}"' if sql.isidentifier() else f'({sql})."{name}"'
+    """``sql."name"``; parenthesised unless ``sql`` is a plain navigation chain (``r."type"[1]``)."""
+    return f'{sql}."{name}"' if _CHAIN.match(sql) else f'({sql})."{name}"'
+
+
+def _index_sql(sql: str, position: str) -> str:
+    """1-based list element; a literal position on a plain chain needs no parentheses."""
+    literal = re.fullmatch(r"\((\d+)\) \+ 1", position)
+    index = str(int(literal.group(1)) + 1) if literal else position
+    return f"{sql}[{index}]" if _CHAIN.match(sql) else f"({sql})[{index}]"
 
 
 @dataclass
@@ -62,6 +74,7 @@ class ExprCompiler:
     root: Expr
     row_index: str = "0"
     _names: itertools.count[int] = field(default_factory=itertools.count)
+    strict: bool = False  # compiling against a declared schema: an element missing from it is an error
 
     def fail(self, reason: str) -> ViewDefinitionError:
         return ViewDefinitionError(self.view, self.where, reason)
@@ -114,7 +127,7 @@ class ExprCompiler:
         """The first item (FHIRPath singleton evaluation): a list becomes its first element."""
         if expr.choice is not None:
             raise self.fail(f"choice element {expr.choice.name}[x] needs ofType() here")
-        return replace(expr, sql=f"({expr.sql})[1]", many=False) if expr.many else expr
+        return replace(expr, sql=_index_sql(expr.sql, "1"), many=False) if expr.many else expr
 
     def as_list(self, expr: Expr) -> str:
         if expr.many:
@@ -143,7 +156,7 @@ class ExprCompiler:
 
     def index(self, expr: Expr, position: Expr) -> Expr:
         if expr.many:
-            return replace(expr, sql=f"({expr.sql})[({position.sql}) + 1]", many=False)
+            return replace(expr, sql=_index_sql(expr.sql, f"({position.sql}) + 1"), many=False)
         return replace(expr, sql=f"case when ({position.sql}) = 0 then {expr.sql} end")
 
     # --- navigation -------------------------------------------------------------------------------
@@ -174,6 +187,9 @@ class ExprCompiler:
         return Expr(sql, element.type_name, physical=physical)
 
     def absent(self, element: schema.Element) -> Expr:
+        if self.strict:
+            raise self.fail(f"element {element.name!r} is not in the table's declared schema "
+                            "(simulators/fhir/healthlake_layout.py BASE_SCHEMAS): declare it there first")
         if element.many:
             return Expr(f"cast([] as {duckdb_type(element.type_name)}[])", element.type_name, many=True, absent=True)
         return Expr(f"cast(null as {duckdb_type(element.type_name)})", element.type_name, absent=True)

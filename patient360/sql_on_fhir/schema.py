@@ -74,7 +74,8 @@ def elements_of(type_name: str) -> dict[str, Element]:
         return {}
     found: dict[str, Element] = {}
     choices: dict[str, dict[str, str]] = {}
-    for name, info in cls.model_fields.items():
+    for python_name, info in cls.model_fields.items():
+        name = info.alias or python_name  # "class" is "class_fhir" in Python
         if name.endswith("__ext") or name == "fhir_comments":
             continue
         many, element_type, primitive = _type_of(info.annotation)
