@@ -2,6 +2,10 @@
     Do not edit: change the ViewDefinition and regenerate (a test fails when this file is stale). -#}
 
 {#- conditions.json: Condition -#}
+{% macro sof_view__conditions() %}
+    {{- return(adapter.dispatch('sof_view__conditions', 'patient360')()) -}}
+{% endmacro %}
+
 {% macro duckdb__sof_view__conditions() -%}
 {% raw %}select
     cast(r."id" as varchar) as "condition_id",
@@ -40,6 +44,10 @@ from
 {%- endmacro %}
 
 {#- encounters.json: Encounter -#}
+{% macro sof_view__encounters() %}
+    {{- return(adapter.dispatch('sof_view__encounters', 'patient360')()) -}}
+{% endmacro %}
+
 {% macro duckdb__sof_view__encounters() -%}
 {% raw %}select
     cast(r."id" as varchar) as "encounter_id",
@@ -74,6 +82,10 @@ from
 {%- endmacro %}
 
 {#- immunizations.json: Immunization -#}
+{% macro sof_view__immunizations() %}
+    {{- return(adapter.dispatch('sof_view__immunizations', 'patient360')()) -}}
+{% endmacro %}
+
 {% macro duckdb__sof_view__immunizations() -%}
 {% raw %}select
     cast(r."id" as varchar) as "immunization_id",

@@ -2,7 +2,7 @@
 
 ``python -m patient360.sql_on_fhir.dbt_models`` reads ``models/staging/healthlake/views/*.json`` and writes
 ``macros/sql_on_fhir/sof_views.sql``: for each view ``<name>``, ``duckdb__sof_view__<name>`` and
-``redshift__sof_view__<name>`` (the existing dispatch seam; ``sof_view('<name>')`` picks one). The generated
+``redshift__sof_view__<name>`` (the existing dispatch seam; the model calls ``sof_view__<name>()``, which picks one). The generated
 file is committed; ``--check`` fails when it is not current (a unit test runs the same comparison).
 
 DuckDB SQL is compiled against the HealthLake tables' declared base schema, strictly: a view reading an
@@ -46,8 +46,13 @@ def render_view(path: Path) -> str:
         raise ValueError(f"{path}: the ViewDefinition name {view.name!r} must be the file name {path.stem!r}")
     duckdb_sql = compile_view(view, TABLE_PLACEHOLDER, declared_physical(view.resource), strict=True)
     redshift_sql = compile_view(view, TABLE_PLACEHOLDER, dialect="redshift")
+    dispatcher = (
+        f"{{% macro sof_view__{view.name}() %}}\n"
+        f"    {{{{- return(adapter.dispatch('sof_view__{view.name}', 'patient360')()) -}}}}\n{{% endmacro %}}\n\n"
+    )
     return (
         f"\n{{#- {path.name}: {view.resource} -#}}\n"
+        + dispatcher
         + _macro(f"duckdb__sof_view__{view.name}", view.resource, duckdb_sql)
         + "\n"
         + _macro(f"redshift__sof_view__{view.name}", view.resource, redshift_sql)

@@ -1,12 +1,3 @@
-{#-
-    The rows of a SQL-on-FHIR ViewDefinition (models/staging/healthlake/views/<name>.json), for the
-    current target: dispatches to duckdb__sof_view__<name> / redshift__sof_view__<name>, generated into
-    sof_views.sql by `python -m patient360.sql_on_fhir.dbt_models`.
--#}
-{% macro sof_view(name) %}
-    {{- return(adapter.dispatch('sof_view__' ~ name, 'patient360')()) -}}
-{% endmacro %}
-
 {#- Rows of `expected` missing from `actual` and the reverse, plus a row when the counts differ. -#}
 {% macro sof_rows_differ(expected, actual) %}
 with expected_only as (
