@@ -20,6 +20,13 @@ def default_catalog(data_dir: Path) -> Path:
     return catalog_path(data_dir)
 
 
+def default_database() -> str:
+    """The configured HealthLake datastore schema (P360_HEALTHLAKE_DB, read by the project's settings)."""
+    from simulators.settings import load_settings
+
+    return load_settings().healthlake_db
+
+
 def declared_physical(resource_type: str) -> Physical:
     """The columns every HealthLake table of this type has, whatever the data (the importer's base schema),
     as the compiler's ``Physical``: what a dbt model may rely on."""
