@@ -2,8 +2,9 @@
 
 ``python -m patient360.sql_on_fhir.dbt_models`` reads ``models/staging/healthlake/views/*.json`` and writes
 ``macros/sql_on_fhir/sof_views.sql``: for each view ``<name>``, ``duckdb__sof_view__<name>`` and
-``redshift__sof_view__<name>`` (the existing dispatch seam; the model calls ``sof_view__<name>()``, which picks one). The generated
-file is committed; ``--check`` fails when it is not current (a unit test runs the same comparison).
+``redshift__sof_view__<name>`` (the existing dispatch seam: the model calls ``sof_view__<name>()``, which
+picks one). The generated file is committed; ``--check`` fails when it is not current (a unit test
+runs the same comparison).
 
 DuckDB SQL is compiled against the HealthLake tables' declared base schema, strictly: a view reading an
 element the base schema does not declare fails here instead of silently reading NULL in some datastore.
