@@ -26,19 +26,19 @@ from {% endraw %}{{ source('healthlake', 'condition') }}{% raw %} as r{% endraw 
 
 {% macro redshift__sof_view__conditions() -%}
 {% raw %}select
-    cast(r.id as varchar(65535)) as "condition_id",
-    cast(r.subject.reference as varchar(65535)) as "subject_reference",
-    cast(r.encounter.reference as varchar(65535)) as "encounter_reference",
-    cast(r.clinicalstatus.coding[0].code as varchar(65535)) as "clinical_status",
-    cast(r.verificationstatus.coding[0].code as varchar(65535)) as "verification_status",
-    cast(r.category[0].coding[0].code as varchar(65535)) as "category_code",
-    cast(r.code.coding[0]."system" as varchar(65535)) as "condition_system",
-    cast(r.code.coding[0].code as varchar(65535)) as "condition_code",
-    cast(r.code.text as varchar(65535)) as "condition_text",
-    cast(r.code.coding[0].display as varchar(65535)) as "condition_display",
-    cast(r.onsetdatetime as varchar(65535)) as "onset",
-    cast(r.abatementdatetime as varchar(65535)) as "abatement",
-    cast(r.recordeddate as varchar(65535)) as "recorded"
+    cast(r.id as varchar(65535)) as condition_id,
+    cast(r.subject.reference as varchar(65535)) as subject_reference,
+    cast(r.encounter.reference as varchar(65535)) as encounter_reference,
+    cast(r.clinicalstatus.coding[0].code as varchar(65535)) as clinical_status,
+    cast(r.verificationstatus.coding[0].code as varchar(65535)) as verification_status,
+    cast(r.category[0].coding[0].code as varchar(65535)) as category_code,
+    cast(r.code.coding[0]."system" as varchar(65535)) as condition_system,
+    cast(r.code.coding[0].code as varchar(65535)) as condition_code,
+    cast(r.code.text as varchar(65535)) as condition_text,
+    cast(r.code.coding[0].display as varchar(65535)) as condition_display,
+    cast(r.onsetdatetime as varchar(65535)) as onset,
+    cast(r.abatementdatetime as varchar(65535)) as abatement,
+    cast(r.recordeddate as varchar(65535)) as recorded
 from
     {% endraw %}{{ source('healthlake', 'condition') }}{% raw %} as r{% endraw %}
 {%- endmacro %}
@@ -66,17 +66,17 @@ from {% endraw %}{{ source('healthlake', 'encounter') }}{% raw %} as r{% endraw 
 
 {% macro redshift__sof_view__encounters() -%}
 {% raw %}select
-    cast(r.id as varchar(65535)) as "encounter_id",
-    cast(r.subject.reference as varchar(65535)) as "subject_reference",
-    cast(r.status as varchar(65535)) as "status",
-    cast(r."class".code as varchar(65535)) as "encounter_class",
-    cast(r.type[0].coding[0].code as varchar(65535)) as "encounter_type_code",
-    cast(r.type[0].text as varchar(65535)) as "encounter_type_text",
-    cast(r.type[0].coding[0].display as varchar(65535)) as "encounter_type_display",
-    cast(r.reasoncode[0].coding[0].code as varchar(65535)) as "reason_code",
-    cast(r.period.start as varchar(65535)) as "period_start",
-    cast(r.period."end" as varchar(65535)) as "period_end",
-    cast(r.serviceprovider.reference as varchar(65535)) as "service_provider_reference"
+    cast(r.id as varchar(65535)) as encounter_id,
+    cast(r.subject.reference as varchar(65535)) as subject_reference,
+    cast(r.status as varchar(65535)) as status,
+    cast(r."class".code as varchar(65535)) as encounter_class,
+    cast(r.type[0].coding[0].code as varchar(65535)) as encounter_type_code,
+    cast(r.type[0].text as varchar(65535)) as encounter_type_text,
+    cast(r.type[0].coding[0].display as varchar(65535)) as encounter_type_display,
+    cast(r.reasoncode[0].coding[0].code as varchar(65535)) as reason_code,
+    cast(r.period.start as varchar(65535)) as period_start,
+    cast(r.period."end" as varchar(65535)) as period_end,
+    cast(r.serviceprovider.reference as varchar(65535)) as service_provider_reference
 from
     {% endraw %}{{ source('healthlake', 'encounter') }}{% raw %} as r{% endraw %}
 {%- endmacro %}
@@ -103,16 +103,16 @@ from {% endraw %}{{ source('healthlake', 'immunization') }}{% raw %} as r{% endr
 
 {% macro redshift__sof_view__immunizations() -%}
 {% raw %}select
-    cast(r.id as varchar(65535)) as "immunization_id",
-    cast(r.patient.reference as varchar(65535)) as "patient_reference",
-    cast(r.encounter.reference as varchar(65535)) as "encounter_reference",
-    cast(r.status as varchar(65535)) as "status",
-    cast(r.vaccinecode.coding[0]."system" as varchar(65535)) as "vaccine_system",
-    cast(r.vaccinecode.coding[0].code as varchar(65535)) as "vaccine_code",
-    cast(r.vaccinecode.text as varchar(65535)) as "vaccine_text",
-    cast(r.vaccinecode.coding[0].display as varchar(65535)) as "vaccine_display",
-    cast(r.occurrencedatetime as varchar(65535)) as "occurrence",
-    cast(r.primarysource as boolean) as "is_primary_source"
+    cast(r.id as varchar(65535)) as immunization_id,
+    cast(r.patient.reference as varchar(65535)) as patient_reference,
+    cast(r.encounter.reference as varchar(65535)) as encounter_reference,
+    cast(r.status as varchar(65535)) as status,
+    cast(r.vaccinecode.coding[0]."system" as varchar(65535)) as vaccine_system,
+    cast(r.vaccinecode.coding[0].code as varchar(65535)) as vaccine_code,
+    cast(r.vaccinecode.text as varchar(65535)) as vaccine_text,
+    cast(r.vaccinecode.coding[0].display as varchar(65535)) as vaccine_display,
+    cast(r.occurrencedatetime as varchar(65535)) as occurrence,
+    cast(r.primarysource as boolean) as is_primary_source
 from
     {% endraw %}{{ source('healthlake', 'immunization') }}{% raw %} as r{% endraw %}
 {%- endmacro %}

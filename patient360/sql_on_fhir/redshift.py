@@ -14,6 +14,7 @@ naming the path: ``repeat``, ``extension()``, ``join()``, and paths that fan out
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,8 +25,12 @@ from patient360.sql_on_fhir.errors import ViewDefinitionError
 from patient360.sql_on_fhir.expressions import BOOLEAN_TYPE, INTEGER_TYPES, STRING_TYPES
 from patient360.sql_on_fhir.viewdef import Column, Path, Select, View
 
-_RESERVED = frozenset({"end", "class", "order", "group", "user", "from", "select", "where", "table", "default", "to",
-                       "desc", "asc", "case", "when", "then", "else", "all", "offset", "limit", "only", "system"})
+# Words sqlfluff's redshift dialect (or Redshift) reads as keywords: quoted when used as names.
+_RESERVED = frozenset({
+    "all", "asc", "case", "class", "date", "datetime", "default", "desc", "else", "end", "from", "group", "index",
+    "limit", "offset", "only", "order", "select", "system", "table", "then", "time", "timestamp", "to", "user",
+    "value", "when", "where"
+})
 
 
 def redshift_type(fhir_type: str | None) -> str:
@@ -44,7 +49,8 @@ def _quote(text: str) -> str:
 
 
 def _name(name: str) -> str:
-    return f'"{name}"' if name in _RESERVED else name
+    """An identifier, quoted only when it must be (reserved, or not lowercase: Redshift folds case)."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name not in _RESERVED else f'"{name}"'
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class RedshiftCompiler:
         conditions = [self.condition(path) for path in self.view.where]
         queries = []
         for branch in self.branches(self.view.root, self.root, "0"):
-            columns = ",\n    ".join(f'{sql} as "{name}"' for name, sql in branch.columns)
+            columns = ",\n    ".join(f"{sql} as {_name(name)}" for name, sql in branch.columns)
             sources = ",\n    ".join([f"{table} as r", *branch.froms])
             tests = conditions + branch.conditions
             where = "\nwhere\n    " + "\n    and ".join(tests) if tests else ""
