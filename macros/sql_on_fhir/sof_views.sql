@@ -81,6 +81,40 @@ from
     {% endraw %}{{ source('healthlake', 'encounter') }}{% raw %} as r{% endraw %}
 {%- endmacro %}
 
+{#- heart_rate_observations.json: Observation -#}
+{% macro sof_view__heart_rate_observations() %}
+    {{- return(adapter.dispatch('sof_view__heart_rate_observations', 'patient360')()) -}}
+{% endmacro %}
+
+{% macro duckdb__sof_view__heart_rate_observations() -%}
+{% raw %}select
+    cast(r."id" as varchar) as "observation_id",
+    cast(r."subject"."reference" as varchar) as "subject_reference",
+    cast(r."encounter"."reference" as varchar) as "encounter_reference",
+    cast(r."status" as varchar) as "status",
+    cast(r."effectivedatetime" as varchar) as "effective",
+    cast(r."valuequantity"."value" as double) as "heart_rate_bpm",
+    cast(r."valuequantity"."unit" as varchar) as "heart_rate_unit"
+from {% endraw %}{{ source('healthlake', 'observation') }}{% raw %} as r
+where
+    coalesce((len(coalesce(list_filter(r."code"."coding", lambda v0: ((v0."system" = 'http://loinc.org') and (v0."code" = '8867-4'))), [])) > 0), false){% endraw %}
+{%- endmacro %}
+
+{% macro redshift__sof_view__heart_rate_observations() -%}
+{% raw %}select
+    cast(r.id as varchar(65535)) as observation_id,
+    cast(r.subject.reference as varchar(65535)) as subject_reference,
+    cast(r.encounter.reference as varchar(65535)) as encounter_reference,
+    cast(r.status as varchar(65535)) as status,
+    cast(r.effectivedatetime as varchar(65535)) as effective,
+    cast(r.valuequantity."value" as double precision) as heart_rate_bpm,
+    cast(r.valuequantity.unit as varchar(65535)) as heart_rate_unit
+from
+    {% endraw %}{{ source('healthlake', 'observation') }}{% raw %} as r
+where
+    (exists (select 1 from r.code.coding as w0 where ((cast(w0."system" as varchar(65535)) = 'http://loinc.org') and (cast(w0.code as varchar(65535)) = '8867-4')))){% endraw %}
+{%- endmacro %}
+
 {#- immunizations.json: Immunization -#}
 {% macro sof_view__immunizations() %}
     {{- return(adapter.dispatch('sof_view__immunizations', 'patient360')()) -}}

@@ -60,6 +60,7 @@ class RsExpr:
     many: bool = False  # sql is a SUPER array
     primitive: bool = False
     choice: schema.Element | None = None
+    kept: tuple[str, str] | None = None  # where() over an array: (item alias, condition), for exists()
 
 
 @dataclass
@@ -91,9 +92,11 @@ class RedshiftCompiler:
         return "\nunion all\n\n".join(queries)
 
     def condition(self, path: Path) -> str:
-        test = self.expr(path, path.node, self.root, "0")
+        test = self.expr(path, path.node, self.root, "0", in_where=True)
         if test.type_name != BOOLEAN_TYPE:
             raise self.fail(path.where, f"a view-level where needs a boolean, the path gives {test.type_name}")
+        if test.sql.startswith(("(exists ", "(not exists ")):
+            return test.sql  # never null; and EXISTS must stay a bare WHERE predicate over nested data
         return f"coalesce({test.sql}, false)"
 
     # --- selects ----------------------------------------------------------------------------------
@@ -158,8 +161,10 @@ class RedshiftCompiler:
 
     # --- expressions ------------------------------------------------------------------------------
 
-    def expr(self, path: Path, node: fp.Node, focus: RsExpr, row_index: str, keep_many: bool = False) -> RsExpr:
-        compiler = _RsExpressions(self, path.where, row_index)
+    def expr(
+        self, path: Path, node: fp.Node, focus: RsExpr, row_index: str, keep_many: bool = False, in_where: bool = False
+    ) -> RsExpr:
+        compiler = _RsExpressions(self, path.where, row_index, in_where)
         result = compiler.compile(node, focus)
         if result.many and not keep_many:
             raise self.fail(path.where, "this path can give several values; Redshift needs first() or an index")
@@ -171,6 +176,7 @@ class _RsExpressions:
     owner: RedshiftCompiler
     where: str
     row_index: str
+    in_where: bool = False  # a view-level where: EXISTS over a nested array is allowed there
 
     def fail(self, reason: str) -> ViewDefinitionError:
         return self.owner.fail(self.where, reason)
@@ -208,6 +214,7 @@ class _RsExpressions:
         return RsExpr(_quote(value), "string", primitive=True)
 
     def navigate(self, expr: RsExpr, name: str) -> RsExpr:
+        self.no_kept(expr)
         if expr.choice is not None:
             raise self.fail(f"choice element {expr.choice.name}[x] needs ofType() before .{name}")
         if expr.many:
@@ -236,7 +243,12 @@ class _RsExpressions:
             sql = f"cast({sql} as {redshift_type(expr.type_name)})"
         return RsExpr(sql, expr.type_name, primitive=expr.primitive)
 
+    def no_kept(self, expr: RsExpr) -> None:
+        if expr.kept is not None:
+            raise self.fail("where() over an array is only supported before exists()/empty() in a view-level where")
+
     def single(self, expr: RsExpr) -> RsExpr:
+        self.no_kept(expr)
         if expr.choice is not None:
             raise self.fail(f"choice element {expr.choice.name}[x] needs ofType()")
         return self.item(expr, "0") if expr.many else expr
@@ -244,6 +256,11 @@ class _RsExpressions:
     def call(self, node: fp.Call, focus: RsExpr) -> RsExpr:
         target = self.compile(node.target, focus) if node.target else focus
         name = node.name
+        if name == "where" and target.many and len(node.args) == 1:
+            return self.where_many(target, node.args[0])
+        if name in ("exists", "empty") and (target.kept is not None or (node.args and target.many)):
+            kept = target if target.kept is not None else self.where_many(target, node.args[0])
+            return self.exists_subquery(kept, negate=name == "empty")
         if name in ("exists", "empty") and not node.args:
             test = (f"coalesce(get_array_length({target.sql}), 0) > 0" if target.many
                     else f"{self.single(target).sql} is not null")
@@ -268,6 +285,22 @@ class _RsExpressions:
                 raise self.fail(f"{name}() of a {value.type_name} is not supported")
             return RsExpr(sql, value.type_name, primitive=True)
         raise self.fail(f"{name}() over SUPER is not supported")
+
+    def where_many(self, target: RsExpr, condition: fp.Node) -> RsExpr:
+        alias = f"w{next(self.owner._names)}"
+        item_sql = f"cast({alias} as {redshift_type(target.type_name)})" if target.primitive else alias
+        test = self.compile(condition, RsExpr(item_sql, target.type_name, primitive=target.primitive))
+        return replace(target, kept=(alias, test.sql))
+
+    def exists_subquery(self, kept: RsExpr, negate: bool) -> RsExpr:
+        """EXISTS over the nested array: the one subquery form Redshift allows on nested data outside FROM,
+        in a WHERE clause (https://docs.aws.amazon.com/redshift/latest/dg/nested-data-restrictions.html)."""
+        if not self.in_where:
+            raise self.fail("exists() over a filtered array is only supported in a view-level where (Redshift)")
+        assert kept.kept is not None
+        alias, test = kept.kept
+        subquery = f"exists (select 1 from {kept.sql} as {alias} where {test})"
+        return RsExpr(f"({'not ' if negate else ''}{subquery})", BOOLEAN_TYPE, primitive=True)
 
     def of_type(self, target: RsExpr, args: tuple[fp.Node, ...]) -> RsExpr:
         wanted = args[0].name if args and isinstance(args[0], fp.Member) else ""
