@@ -34,11 +34,8 @@ HEADER = (
 def _macro(name: str, resource: str, sql: str) -> str:
     """A macro whose body is the SQL verbatim (``raw``: DuckDB struct literals use braces) around the source."""
     source = f"{{{{ source('healthlake', '{resource.lower()}') }}}}"
-    before, after = sql.rstrip("\n").split(TABLE_PLACEHOLDER)
-    return (
-        f"{{% macro {name}() -%}}\n{{% raw %}}{before}{{% endraw %}}{source}{{% raw %}}{after}{{% endraw %}}\n"
-        "{%- endmacro %}\n"
-    )
+    body = f"{{% endraw %}}{source}{{% raw %}}".join(sql.rstrip("\n").split(TABLE_PLACEHOLDER))
+    return f"{{% macro {name}() -%}}\n{{% raw %}}{body}{{% endraw %}}\n{{%- endmacro %}}\n"
 
 
 def render_view(path: Path) -> str:

@@ -142,7 +142,9 @@ class RedshiftCompiler:
         if test:
             raise self.fail(path.where, "forEachOrNull over a where() is not supported")
         # Unnesting below a missing item gives no rows: only the branches without their own FROM remain.
-        empty = [b for b in self.branches(body, RsExpr(f"{array}[0]", items.type_name), "0") if not b.froms]
+        first = f"cast({array}[0] as {redshift_type(items.type_name)})" if items.primitive else f"{array}[0]"
+        empty_focus = RsExpr(first, items.type_name, primitive=items.primitive)
+        empty = [b for b in self.branches(body, empty_focus, "0") if not b.froms]
         for branch in empty:
             branch.conditions.insert(0, f"coalesce(get_array_length({array}), 0) = 0")
         return inner + empty
