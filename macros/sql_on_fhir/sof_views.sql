@@ -326,7 +326,7 @@ where
     cast(r.encounter.reference as varchar(65535)) as encounter_reference,
     cast(r.status as varchar(65535)) as status,
     cast(r.effectivedatetime as varchar(65535)) as effective,
-    cast(r.valuequantity."value" as double precision) as heart_rate_bpm,
+    cast(r.valuequantity.value as double precision) as heart_rate_bpm,
     cast(r.valuequantity.unit as varchar(65535)) as heart_rate_unit
 from
     {% endraw %}{{ source('healthlake', 'observation') }}{% raw %} as r

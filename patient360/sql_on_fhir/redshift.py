@@ -27,9 +27,9 @@ from patient360.sql_on_fhir.viewdef import Column, Path, Select, View
 
 # Words sqlfluff's redshift dialect (or Redshift) reads as keywords: quoted when used as names.
 _RESERVED = frozenset({
-    "all", "asc", "case", "class", "date", "datetime", "default", "desc", "else", "end", "from", "group", "index",
+    "all", "asc", "case", "class", "date", "datetime", "default", "desc", "else", "end", "from", "group",
     "limit", "offset", "only", "order", "select", "system", "table", "then", "time", "timestamp", "to", "user",
-    "value", "when", "where"
+    "when", "where"
 })
 
 
