@@ -369,3 +369,160 @@ from {% endraw %}{{ source('healthlake', 'immunization') }}{% raw %} as r{% endr
 from
     {% endraw %}{{ source('healthlake', 'immunization') }}{% raw %} as r{% endraw %}
 {%- endmacro %}
+
+{#- patient_extensions.json: Patient -#}
+{% macro sof_view__patient_extensions() %}
+    {{- return(adapter.dispatch('sof_view__patient_extensions', 'patient360')()) -}}
+{% endmacro %}
+
+{% macro duckdb__sof_view__patient_extensions() -%}
+{% raw %}with view_rows as (
+    select unnest(flatten(list_transform([{'patient_id': cast(r."id" as varchar)}], lambda s2: list_transform(flatten(list_transform(coalesce(r."extension", []), lambda s0, s1: [{'extension_json': cast(s0 as varchar)}])), lambda s3: {'patient_id': s2."patient_id", 'extension_json': s3."extension_json"})))) as view_row
+    from {% endraw %}{{ source('healthlake', 'patient') }}{% raw %} as r
+)
+
+select
+    view_row."patient_id" as "patient_id",
+    view_row."extension_json" as "extension_json"
+from view_rows{% endraw %}
+{%- endmacro %}
+
+{% macro redshift__sof_view__patient_extensions() -%}
+{% raw %}select
+    cast(r.id as varchar(65535)) as patient_id,
+    cast(i0 as varchar(65535)) as extension_json
+from
+    {% endraw %}{{ source('healthlake', 'patient') }}{% raw %} as r,
+    r.extension as i0 at i0_index{% endraw %}
+{%- endmacro %}
+
+{#- patient_identifier_types.json: Patient -#}
+{% macro sof_view__patient_identifier_types() %}
+    {{- return(adapter.dispatch('sof_view__patient_identifier_types', 'patient360')()) -}}
+{% endmacro %}
+
+{% macro duckdb__sof_view__patient_identifier_types() -%}
+{% raw %}with view_rows as (
+    select unnest(flatten(list_transform([{'patient_id': cast(r."id" as varchar)}], lambda s6: list_transform(flatten(list_transform(coalesce(r."identifier", []), lambda s0, s1: flatten(list_transform([{'identifier_value': cast(s0."value" as varchar)}], lambda s4: list_transform(flatten(list_transform(coalesce(s0."type"."coding", []), lambda s2, s3: [{'type_system': cast(s2."system" as varchar), 'type_code': cast(s2."code" as varchar)}])), lambda s5: {'identifier_value': s4."identifier_value", 'type_system': s5."type_system", 'type_code': s5."type_code"}))))), lambda s7: {'patient_id': s6."patient_id", 'identifier_value': s7."identifier_value", 'type_system': s7."type_system", 'type_code': s7."type_code"})))) as view_row
+    from {% endraw %}{{ source('healthlake', 'patient') }}{% raw %} as r
+)
+
+select
+    view_row."patient_id" as "patient_id",
+    view_row."identifier_value" as "identifier_value",
+    view_row."type_system" as "type_system",
+    view_row."type_code" as "type_code"
+from view_rows{% endraw %}
+{%- endmacro %}
+
+{% macro redshift__sof_view__patient_identifier_types() -%}
+{% raw %}select
+    cast(r.id as varchar(65535)) as patient_id,
+    cast(i0.value as varchar(65535)) as identifier_value,
+    cast(i1."system" as varchar(65535)) as type_system,
+    cast(i1.code as varchar(65535)) as type_code
+from
+    {% endraw %}{{ source('healthlake', 'patient') }}{% raw %} as r,
+    r.identifier as i0 at i0_index,
+    i0.type.coding as i1 at i1_index{% endraw %}
+{%- endmacro %}
+
+{#- patient_names.json: Patient -#}
+{% macro sof_view__patient_names() %}
+    {{- return(adapter.dispatch('sof_view__patient_names', 'patient360')()) -}}
+{% endmacro %}
+
+{% macro duckdb__sof_view__patient_names() -%}
+{% raw %}with view_rows as (
+    select unnest(flatten(list_transform([{'patient_id': cast(r."id" as varchar)}], lambda s2: list_transform(flatten(list_transform(coalesce(r."name", []), lambda s0, s1: [{'name_index': cast((s1 - 1) as integer), 'name_use': cast(s0."use" as varchar), 'family_name': cast(s0."family" as varchar), 'given_name': cast(s0."given"[1] as varchar), 'name_prefix': cast(s0."prefix"[1] as varchar)}])), lambda s3: {'patient_id': s2."patient_id", 'name_index': s3."name_index", 'name_use': s3."name_use", 'family_name': s3."family_name", 'given_name': s3."given_name", 'name_prefix': s3."name_prefix"})))) as view_row
+    from {% endraw %}{{ source('healthlake', 'patient') }}{% raw %} as r
+)
+
+select
+    view_row."patient_id" as "patient_id",
+    view_row."name_index" as "name_index",
+    view_row."name_use" as "name_use",
+    view_row."family_name" as "family_name",
+    view_row."given_name" as "given_name",
+    view_row."name_prefix" as "name_prefix"
+from view_rows{% endraw %}
+{%- endmacro %}
+
+{% macro redshift__sof_view__patient_names() -%}
+{% raw %}select
+    cast(r.id as varchar(65535)) as patient_id,
+    i0_index as name_index,
+    cast(i0.use as varchar(65535)) as name_use,
+    cast(i0.family as varchar(65535)) as family_name,
+    cast(i0.given[0] as varchar(65535)) as given_name,
+    cast(i0.prefix[0] as varchar(65535)) as name_prefix
+from
+    {% endraw %}{{ source('healthlake', 'patient') }}{% raw %} as r,
+    r.name as i0 at i0_index{% endraw %}
+{%- endmacro %}
+
+{#- patient_telecoms.json: Patient -#}
+{% macro sof_view__patient_telecoms() %}
+    {{- return(adapter.dispatch('sof_view__patient_telecoms', 'patient360')()) -}}
+{% endmacro %}
+
+{% macro duckdb__sof_view__patient_telecoms() -%}
+{% raw %}with view_rows as (
+    select unnest(flatten(list_transform([{'patient_id': cast(r."id" as varchar)}], lambda s2: list_transform(flatten(list_transform(coalesce(r."telecom", []), lambda s0, s1: [{'telecom_index': cast((s1 - 1) as integer), 'telecom_system': cast(s0."system" as varchar), 'telecom_value': cast(s0."value" as varchar), 'telecom_rank': cast(s0."rank" as integer)}])), lambda s3: {'patient_id': s2."patient_id", 'telecom_index': s3."telecom_index", 'telecom_system': s3."telecom_system", 'telecom_value': s3."telecom_value", 'telecom_rank': s3."telecom_rank"})))) as view_row
+    from {% endraw %}{{ source('healthlake', 'patient') }}{% raw %} as r
+)
+
+select
+    view_row."patient_id" as "patient_id",
+    view_row."telecom_index" as "telecom_index",
+    view_row."telecom_system" as "telecom_system",
+    view_row."telecom_value" as "telecom_value",
+    view_row."telecom_rank" as "telecom_rank"
+from view_rows{% endraw %}
+{%- endmacro %}
+
+{% macro redshift__sof_view__patient_telecoms() -%}
+{% raw %}select
+    cast(r.id as varchar(65535)) as patient_id,
+    i0_index as telecom_index,
+    cast(i0."system" as varchar(65535)) as telecom_system,
+    cast(i0.value as varchar(65535)) as telecom_value,
+    cast(i0.rank as integer) as telecom_rank
+from
+    {% endraw %}{{ source('healthlake', 'patient') }}{% raw %} as r,
+    r.telecom as i0 at i0_index{% endraw %}
+{%- endmacro %}
+
+{#- patients.json: Patient -#}
+{% macro sof_view__patients() %}
+    {{- return(adapter.dispatch('sof_view__patients', 'patient360')()) -}}
+{% endmacro %}
+
+{% macro duckdb__sof_view__patients() -%}
+{% raw %}select
+    cast(r."id" as varchar) as "patient_id",
+    cast(r."gender" as varchar) as "gender",
+    cast(r."birthdate" as varchar) as "birth_date",
+    cast(r."deceasedboolean" as boolean) as "deceased_boolean",
+    cast(r."deceaseddatetime" as varchar) as "deceased_date_time",
+    cast(r."address"[1]."city" as varchar) as "address_city",
+    cast(r."address"[1]."state" as varchar) as "address_state",
+    cast(r."address"[1]."postalcode" as varchar) as "address_postal_code",
+    cast(r."meta"."lastupdated" as varchar) as "last_updated"
+from {% endraw %}{{ source('healthlake', 'patient') }}{% raw %} as r{% endraw %}
+{%- endmacro %}
+
+{% macro redshift__sof_view__patients() -%}
+{% raw %}select
+    cast(r.id as varchar(65535)) as patient_id,
+    cast(r.gender as varchar(65535)) as gender,
+    cast(r.birthdate as varchar(65535)) as birth_date,
+    cast(r.deceasedboolean as boolean) as deceased_boolean,
+    cast(r.deceaseddatetime as varchar(65535)) as deceased_date_time,
+    cast(r.address[0].city as varchar(65535)) as address_city,
+    cast(r.address[0].state as varchar(65535)) as address_state,
+    cast(r.address[0].postalcode as varchar(65535)) as address_postal_code,
+    cast(r.meta.lastupdated as varchar(65535)) as last_updated
+from
+    {% endraw %}{{ source('healthlake', 'patient') }}{% raw %} as r{% endraw %}
+{%- endmacro %}

@@ -217,6 +217,8 @@ class _RsExpressions:
 
     def navigate(self, expr: RsExpr, name: str) -> RsExpr:
         self.no_kept(expr)
+        if expr.type_name == "ExtensionJson":
+            raise self.fail(f".{name} inside an extension: its JSON text is read with JSON functions in SQL")
         if expr.choice is not None:
             raise self.fail(f"choice element {expr.choice.name}[x] needs ofType() before .{name}")
         if expr.many:
@@ -227,8 +229,8 @@ class _RsExpressions:
             raise self.fail(f"unknown element {name!r} on {expr.type_name}")
         if element.type_name == "choice":
             return replace(expr, choice=element)
-        if element.type_name == "Extension":
-            raise self.fail("extension navigation reads JSON strings per item: not supported")
+        if element.type_name == "Extension":  # arrays of JSON strings: usable whole (forEach, $this) only
+            return RsExpr(f"{expr.sql}.{_name(element.name.lower())}", "ExtensionJson", many=True, primitive=True)
         sql = f"{expr.sql}.{_name(element.name.lower())}"
         if element.primitive and not element.many:
             sql = f"cast({sql} as {redshift_type(element.type_name)})"  # SUPER: cast before any use

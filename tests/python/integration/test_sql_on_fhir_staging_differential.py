@@ -16,7 +16,8 @@ from simulators.warehouse import connect_warehouse, relation_name
 from tests.python.conftest import HEALTHLAKE_DB, SYNTHEA_DIR, run_dbt
 
 VIEWS = (
-    "immunizations", "conditions", "encounters", "heart_rate_observations", "allergy_categories", "allergy_intolerances"
+    "immunizations", "conditions", "encounters", "heart_rate_observations",
+    "allergy_categories", "allergy_intolerances", "patients",
 )
 SELECTION = [
     *(f"stg_healthlake__{v}" for v in VIEWS),
@@ -57,6 +58,7 @@ def test_synthea_sample_rows_are_identical(tmp_path: Path) -> None:
         "immunizations": 161, "conditions": 555, "encounters": 1215, "heart_rate_observations": 0
     }
     assert counts["allergy_intolerances"] >= 11  # one row per allergy at least (11 in the sample)
+    assert counts["patients"] == 13
 
 
 @pytest.mark.slow
@@ -65,6 +67,7 @@ def test_simulator_population_rows_are_identical(tmp_path: Path) -> None:
     written = write_bulk_export(population, tmp_path / "export")
     import_bulk_export(tmp_path / "export", tmp_path, HEALTHLAKE_DB)
     counts = build_and_compare(tmp_path)
+    assert counts["patients"] == written["Patient"]
     assert {v: counts[v] for v in VIEWS[:3]} == {
         "immunizations": written.get("Immunization", 0),
         "conditions": written.get("Condition", 0),
