@@ -39,10 +39,12 @@ def build_and_compare(data_dir: Path) -> dict[str, int]:
         assert f"PASS assert_sof_{view}_match_hand_written" in build.stdout, build.stdout[-4000:]
     con: duckdb.DuckDBPyConnection = connect_warehouse(load_settings(data_dir))
     try:
-        return {
-            v: con.execute(f"select count(*) from {relation_name(con, f'stg_healthlake__sof_{v}')}").fetchone()[0]
-            for v in VIEWS
-        }
+        counts: dict[str, int] = {}
+        for view in VIEWS:
+            (counts[view],) = con.execute(
+                f"select count(*) from {relation_name(con, f'stg_healthlake__sof_{view}')}"
+            ).fetchall()[0]
+        return counts
     finally:
         con.close()
 

@@ -54,7 +54,7 @@ def test_run_view_writes_the_rows_as_csv(catalog: Path, view_file: Path, tmp_pat
 
 def test_run_view_writes_parquet(catalog: Path, view_file: Path, tmp_path: Path) -> None:
     run_view(view_file, catalog, tmp_path / "out.parquet", "parquet", DATABASE)
-    rows = duckdb.sql(f"select id, family from '{tmp_path / 'out.parquet'}' order by all").fetchall()
+    rows = duckdb.connect().execute(f"select id, family from '{tmp_path / 'out.parquet'}' order by all").fetchall()
     assert rows == [("p1", "Doe"), ("p1", "Roe"), ("p2", None)]
 
 
