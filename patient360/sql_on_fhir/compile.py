@@ -69,6 +69,7 @@ class DuckDBCompiler:
         where = "\nwhere\n    " + "\n    and ".join(conditions) if conditions else ""
         columns = plain_columns(self.view.root)
         if columns is not None:  # one row per resource: a plain select, no list of rows to unnest
+            self.check_unique(columns)
             values = [f'{self.column_value(c, self.root, "0")} as "{c.name}"' for c in columns]
             return f"select\n    {(','+chr(10)+'    ').join(values)}\nfrom {table} as r{where}\n"
         rows, names = self.rows(self.view.root, self.root, "0")
@@ -77,6 +78,14 @@ class DuckDBCompiler:
             f"with view_rows as (\n    select unnest({rows}) as view_row\n    from {table} as r{where}\n)\n\n"
             f"select\n    {selected}\nfrom view_rows\n"
         )
+
+    def check_unique(self, columns: list[Column]) -> None:
+        seen: set[str] = set()
+        for column in columns:
+            if column.name in seen:
+                where = column.path.where.rsplit(".column", 1)[0]
+                raise ViewDefinitionError(self.view.name, where, f"duplicate column name {column.name!r}")
+            seen.add(column.name)
 
     def condition(self, path: Path) -> str:
         expressions = self.expressions(path, "0")
