@@ -260,24 +260,14 @@ class _RsExpressions:
     def call(self, node: fp.Call, focus: RsExpr) -> RsExpr:
         target = self.compile(node.target, focus) if node.target else focus
         name = node.name
-        if name == "where" and target.many and len(node.args) == 1:
-            return self.where_many(target, node.args[0])
-        if name in ("exists", "empty") and (target.kept is not None or (node.args and target.many)):
-            kept = target if target.kept is not None else self.where_many(target, node.args[0])
-            return self.exists_subquery(kept, negate=name == "empty")
-        if name in ("exists", "empty") and not node.args:
-            test = (f"coalesce(get_array_length({target.sql}), 0) > 0" if target.many
-                    else f"{self.single(target).sql} is not null")
-            return RsExpr(f"({'not ' if name == 'empty' else ''}{test})", BOOLEAN_TYPE, primitive=True)
+        if name in ("exists", "empty", "where"):
+            return self.filtering(name, target, node.args)
         if name == "first" and not node.args:
             return self.single(target)
         if name == "not":
             return RsExpr(f"(not {self.single(target).sql})", BOOLEAN_TYPE, primitive=True)
         if name == "ofType":
             return self.of_type(target, node.args)
-        if name == "where" and not target.many:
-            kept = self.compile(node.args[0], target)
-            return replace(target, sql=f"case when {kept.sql} then {target.sql} end")
         if name == "getResourceKey":
             return self.navigate(self.owner.root, "id")
         if name == "getReferenceKey":
@@ -289,6 +279,24 @@ class _RsExpressions:
                 raise self.fail(f"{name}() of a {value.type_name} is not supported")
             return RsExpr(sql, value.type_name, primitive=True)
         raise self.fail(f"{name}() over SUPER is not supported")
+
+    def filtering(self, name: str, target: RsExpr, args: tuple[fp.Node, ...]) -> RsExpr:
+        """where(), exists(), empty(): over an array, only as EXISTS in a view-level where."""
+        if name == "where":
+            if len(args) != 1:
+                raise self.fail("where() takes one condition")
+            if target.many:
+                return self.where_many(target, args[0])
+            kept = self.compile(args[0], target)
+            return replace(target, sql=f"case when {kept.sql} then {target.sql} end")
+        if target.kept is not None or (args and target.many):
+            kept_items = target if target.kept is not None else self.where_many(target, args[0])
+            return self.exists_subquery(kept_items, negate=name == "empty")
+        if args:
+            target = self.filtering("where", target, args)
+        test = (f"coalesce(get_array_length({target.sql}), 0) > 0" if target.many
+                else f"{self.single(target).sql} is not null")
+        return RsExpr(f"({'not ' if name == 'empty' else ''}{test})", BOOLEAN_TYPE, primitive=True)
 
     def where_many(self, target: RsExpr, condition: fp.Node) -> RsExpr:
         alias = f"w{next(self.owner._names)}"
