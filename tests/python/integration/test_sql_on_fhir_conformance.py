@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from patient360.sql_on_fhir import conformance
@@ -57,4 +58,5 @@ def test_report_has_the_suite_report_shape(results: list[conformance.CaseResult]
     for entry in report.values():
         for test in entry["tests"]:
             assert isinstance(test["name"], str) and isinstance(test["result"]["passed"], bool)
-    json.dumps(report)  # serialisable as test_report.json
+    schema = json.loads((suite / "test-report.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(json.loads(json.dumps(report)), schema)
