@@ -125,7 +125,10 @@ class RedshiftCompiler:
         call = path.node if isinstance(path.node, fp.Call) else None
         if call and call.name == "where" and call.target and len(call.args) == 1:
             node, condition = call.target, call.args[0]  # x.where(c): unnest x, keep the items where c holds
-        items = self.expr(path, node, focus, "0", keep_many=True)
+        hops: list[str] = []  # a path through several arrays unnests each one in FROM
+        items = self.expr(path, node, focus, "0", keep_many=True, hops=hops)
+        if hops and select.or_null:
+            raise self.fail(path.where, "forEachOrNull over a path through several arrays is not supported")
         body = replace(select, for_each=None, or_null=False)
         alias = f"i{next(self._names)}"
         array = items.sql if items.many else f"array({items.sql})"
@@ -134,7 +137,9 @@ class RedshiftCompiler:
         inner = self.branches(body, item, f"{alias}_index")
         test = self.expr(path, condition, item, "0").sql if condition is not None else None
         for branch in inner:
-            branch.froms.insert(0, f"{array} as {alias} at {alias}_index")
+            if hops and any(f"{alias}_index" in sql for _, sql in branch.columns):
+                raise self.fail(path.where, "%rowIndex over a path through several arrays is not supported")
+            branch.froms[:0] = [*hops, f"{array} as {alias} at {alias}_index"]
             if test:
                 branch.conditions.insert(0, f"coalesce({test}, false)")
         if not select.or_null:
@@ -164,9 +169,10 @@ class RedshiftCompiler:
     # --- expressions ------------------------------------------------------------------------------
 
     def expr(
-        self, path: Path, node: fp.Node, focus: RsExpr, row_index: str, keep_many: bool = False, in_where: bool = False
+        self, path: Path, node: fp.Node, focus: RsExpr, row_index: str, keep_many: bool = False,
+        in_where: bool = False, hops: list[str] | None = None,
     ) -> RsExpr:
-        compiler = _RsExpressions(self, path.where, row_index, in_where)
+        compiler = _RsExpressions(self, path.where, row_index, in_where, hops)
         result = compiler.compile(node, focus)
         if result.many and not keep_many:
             raise self.fail(path.where, "this path can give several values; Redshift needs first() or an index")
@@ -179,6 +185,7 @@ class _RsExpressions:
     where: str
     row_index: str
     in_where: bool = False  # a view-level where: EXISTS over a nested array is allowed there
+    hops: list[str] | None = None  # a forEach source: arrays crossed on the way, unnested in FROM
 
     def fail(self, reason: str) -> ViewDefinitionError:
         return self.owner.fail(self.where, reason)
@@ -221,6 +228,10 @@ class _RsExpressions:
             raise self.fail(f".{name} inside an extension: its JSON text is read with JSON functions in SQL")
         if expr.choice is not None:
             raise self.fail(f"choice element {expr.choice.name}[x] needs ofType() before .{name}")
+        if expr.many and self.hops is not None:
+            alias = f"h{next(self.owner._names)}"
+            self.hops.append(f"{expr.sql} as {alias}")
+            expr = RsExpr(alias, expr.type_name)
         if expr.many:
             raise self.fail(f".{name} after a list: Redshift cannot fan out through nested arrays here; use "
                             "first(), an index or forEach")
