@@ -23,6 +23,8 @@ class Column:
     path: Path
     type: str | None
     collection: bool | None  # None: not said (a path that gives several values fails at run time)
+    description: str = ""
+    tags: tuple[tuple[str, str], ...] = ()  # the spec's column tag: (name, value)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Select:
 @dataclass(frozen=True)
 class View:
     name: str
+    title: str
     resource: str
     constants: dict[str, Any]
     where: tuple[Path, ...]
@@ -68,7 +71,11 @@ def _column(view: str, raw: Any, where: str) -> Column:
     column_type = raw.get("type")
     if column_type is not None and not isinstance(column_type, str):
         raise ViewDefinitionError(view, f"{where}.type", "a column type must be a FHIR type name")
-    return Column(raw["name"], _path(view, raw["path"], f"{where}.path"), column_type, raw.get("collection"))
+    tags = tuple((t.get("name", ""), t.get("value", "")) for t in _list(view, raw.get("tag"), f"{where}.tag"))
+    return Column(
+        raw["name"], _path(view, raw["path"], f"{where}.path"), column_type, raw.get("collection"),
+        str(raw.get("description", "")), tags,
+    )
 
 
 def _select(view: str, raw: Any, where: str) -> Select:
@@ -123,4 +130,4 @@ def parse_view(raw: Any, default_name: str = "view") -> View:
             raise ViewDefinitionError(name, f"where[{i}]", "a where clause needs a 'path'")
         wheres.append(_path(name, clause["path"], f"where[{i}].path"))
     root = Select("select", selects=tuple(_select(name, s, f"select[{i}]") for i, s in enumerate(selects)))
-    return View(name, resource, _constants(name, raw.get("constant")), tuple(wheres), root)
+    return View(name, str(raw.get("title", "")), resource, _constants(name, raw.get("constant")), tuple(wheres), root)
