@@ -216,23 +216,48 @@ class DuckDBCompiler:
             if "unknown element" not in exc.reason:
                 raise
 
-    def descendants(self, select: Select, body: Select, focus: Expr) -> Rows | None:
-        """Rows of every item reachable through the repeat paths, depth first; None when there are none.
-        The recursion ends where the table's nested type ends (the deepest level any resource has)."""
-        parts: list[Rows] = []
+    def reachable(self, select: Select, focus: Expr) -> list[tuple[Expr, str]]:
+        """Per repeat path, the items it reaches from ``focus`` (and their list SQL); paths the focus' type
+        lacks give nothing at that level."""
+        found = []
         for path in select.repeat:
             try:
                 items, listed = self.items(path, focus)
             except ViewDefinitionError:
                 continue  # repeat paths apply to every level; one a level's type lacks gives nothing there
-            if items.absent:
-                continue
+            if not items.absent:
+                found.append((items, listed))
+        return found
+
+    def subtree_size(self, select: Select, focus: Expr) -> str:
+        """SQL: how many items the repeat reaches below ``focus`` (for %rowIndex, the depth-first position)."""
+        terms = []
+        for items, listed in self.reachable(select, focus):
             item = self.var()
+            below = self.subtree_size(select, replace(items, sql=item, many=False))
+            terms.append(f"coalesce(list_sum(list_transform({listed}, lambda {item}: 1 + {below})), 0)")
+        return " + ".join(terms) if terms else "0"
+
+    def descendants(self, select: Select, body: Select, focus: Expr, position: str = "-1") -> Rows | None:
+        """Rows of every item reachable through the repeat paths, depth first, %rowIndex the item's position
+        in that order; None when there are none. The recursion ends where the table's nested type ends (the
+        deepest level any resource has)."""
+        parts: list[Rows] = []
+        preceding = "0"  # items of the earlier paths' subtrees
+        for items, listed in self.reachable(select, focus):
+            item, index, earlier = self.var(), self.var(), self.var()
             item_focus = replace(items, sql=item, many=False)
-            own = self.rows(body, item_focus, "0")
-            below = self.descendants(select, body, item_focus)
+            earlier_size = self.subtree_size(select, replace(items, sql=earlier, many=False))
+            before = (f"coalesce(list_sum(list_transform(list_slice({listed}, 1, {index} - 1), "
+                      f"lambda {earlier}: 1 + {earlier_size})), 0)")
+            own_position = f"({position} + 1 + {preceding} + {before})"
+            own = self.rows(body, item_focus, own_position)
+            below = self.descendants(select, body, item_focus, own_position)
             rows = f"list_concat({own[0]}, {below[0]})" if below else own[0]
-            parts.append((f"flatten(list_transform({listed}, lambda {item}: {rows}))", own[1]))
+            parts.append((f"flatten(list_transform({listed}, lambda {item}, {index}: {rows}))", own[1]))
+            total = self.var()
+            size = self.subtree_size(select, replace(items, sql=total, many=False))
+            preceding += f" + coalesce(list_sum(list_transform({listed}, lambda {total}: 1 + {size})), 0)"
         if not parts:
             return None
         return f"list_concat({', '.join(rows for rows, _ in parts)})", parts[0][1]
