@@ -130,8 +130,10 @@ class RedshiftCompiler:
         if hops and select.or_null:
             raise self.fail(path.where, "forEachOrNull over a path through several arrays is not supported")
         body = replace(select, for_each=None, or_null=False)
+        if not items.many:
+            return self.for_single(select, body, items, hops, condition, path)
         alias = f"i{next(self._names)}"
-        array = items.sql if items.many else f"array({items.sql})"
+        array = items.sql
         item_sql = f"cast({alias} as {redshift_type(items.type_name)})" if items.primitive else alias
         item = RsExpr(item_sql, items.type_name, primitive=items.primitive)
         inner = self.branches(body, item, f"{alias}_index")
@@ -153,6 +155,21 @@ class RedshiftCompiler:
         for branch in empty:
             branch.conditions.insert(0, f"coalesce(get_array_length({array}), 0) = 0")
         return inner + empty
+
+    def for_single(
+        self, select: Select, body: Select, item: RsExpr, hops: list[str], condition: fp.Node | None, path: Path
+    ) -> list[Branch]:
+        """forEach over a single item (``telecom[0]``, ``first()``): no unnesting, one row when it exists."""
+        branches = self.branches(body, item, "0")
+        tests = [] if select.or_null else [f"{item.sql} is not null"]
+        if condition is not None:
+            if select.or_null:
+                raise self.fail(path.where, "forEachOrNull over a where() is not supported")
+            tests.append(f"coalesce({self.expr(path, condition, item, '0').sql}, false)")
+        for branch in branches:
+            branch.froms[:0] = hops
+            branch.conditions[:0] = tests
+        return branches
 
     def column(self, column: Column, focus: RsExpr, row_index: str) -> str:
         value = self.expr(column.path, column.path.node, focus, row_index, keep_many=bool(column.collection))
