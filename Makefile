@@ -14,16 +14,17 @@ export PATH := $(BIN):$(PATH)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	@echo "installing the project into $(VENV) (log: $(VENV)/install.log)"
+	@$(BIN)/pip install --upgrade pip > $(VENV)/install.log 2>&1 && \
+		$(BIN)/pip install -e '.[dev]' >> $(VENV)/install.log 2>&1 || (tail -30 $(VENV)/install.log; exit 1)
+	@touch $@
 
 setup: $(STAMP)
 
 # The optional Airflow extra (the DAG test needs it; ~20 s on top of setup).
 $(AIRFLOW_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,airflow]'
-	touch $@
+	@$(BIN)/pip install -e '.[dev,airflow]' >> $(VENV)/install.log 2>&1 || (tail -30 $(VENV)/install.log; exit 1)
+	@touch $@
 
 setup-airflow: $(AIRFLOW_STAMP)
 
@@ -35,11 +36,13 @@ services:
 	fi
 
 demo: setup
-	@$(MAKE) --no-print-directory services || echo "MariaDB unavailable: the demo skips the front-desk step"
-	$(BIN)/patient360 run --patients 50 --seed 42 --show 5
+	@$(MAKE) --no-print-directory services >/dev/null || echo "MariaDB unavailable: the demo skips the front-desk step"
+	@$(BIN)/patient360 run --patients 50 --seed 42 --show 5
 
+# ruff (style, imports, complexity C901) on everything; mypy on the application and the generators.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 redshift-check: setup
 	$(BIN)/python scripts/check_redshift_sql.py

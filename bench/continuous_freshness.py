@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,10 +21,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(REPO))
+
+from patient360.settings import load_settings  # noqa: E402
 
 
 def patient360(data_dir: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "P360_DATA_DIR": str(data_dir), "DBT_PROFILES_DIR": str(REPO / "profiles")}
+    env = load_settings(data_dir).child_env()
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     return subprocess.run([str(BIN / "patient360"), *args], env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)

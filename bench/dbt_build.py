@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -28,11 +27,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.scale_data import MINUTES_PER_DAY, today_midnight, write_wearable_landing  # noqa: E402
-from simulators.cli import healthlake_patient_ids, run_dbt  # noqa: E402
-from simulators.settings import Settings, load_settings  # noqa: E402
-from simulators.warehouse import connect_warehouse, relation_name  # noqa: E402
+from patient360.dbt import run_dbt  # noqa: E402
+from patient360.local_aws.healthlake.catalog import patient_ids  # noqa: E402
+from patient360.settings import Settings, load_settings  # noqa: E402
+from patient360.warehouse import connect_warehouse, relation_name  # noqa: E402
 
-BENCH_DATA = Path(os.environ.get("P360_DATA_DIR", REPO / ".local")).resolve() / "bench"
+BENCH_DATA = load_settings().data_dir / "bench"
 CACHE_DIR = BENCH_DATA / "cache"
 # 0.25% of the patients wear a device sending an event a minute for 30 days: 100k patients -> 250 wearers,
 # 10.8M stream events, which builds within the 3-minute budget on 2 cores; 1% (43.2M events) takes ~7 min
@@ -97,19 +97,13 @@ class DbtRun:
 
 def dbt(settings: Settings, *args: str) -> DbtRun:
     """One dbt invocation with private target/log paths (partial parsing kept between invocations)."""
-    target = settings.data_dir / "dbt-target"
     started = time.perf_counter()
-    code = run_dbt(settings, [*args, "--quiet", "--target-path", str(target),
-                              "--log-path", str(settings.data_dir / "dbt-logs")])
+    result = run_dbt(settings, *args, "--quiet", target="local")
     elapsed = time.perf_counter() - started
-    if code != 0:
-        raise RuntimeError(f"dbt {' '.join(args)} failed (exit {code}); see {settings.data_dir / 'dbt-logs'}")
-    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))
-    nodes = [
-        {"node": r["unique_id"].split(".", 2)[-1], "kind": r["unique_id"].split(".")[0],
-         "seconds": round(r["execution_time"], 3)}
-        for r in results["results"]
-    ]
+    if not result.ok:
+        raise RuntimeError(f"dbt {' '.join(args)} failed (exit {result.returncode}); see {result.log_path}")
+    nodes = [{"node": n.unique_id.split(".", 2)[-1], "kind": n.kind, "seconds": round(n.seconds, 3)}
+             for n in result.nodes]
     return DbtRun(seconds=elapsed, nodes=nodes)
 
 
@@ -126,7 +120,7 @@ def load_fhir(
     settings: Settings, patients: int, seed: int, figures: dict[str, Any], log: Callable[[str], None]
 ) -> None:
     """HealthLake stand-in for `patients`: from the cache, else simulate + import (and cache it)."""
-    from simulators.fhir.bulk_import import import_bulk_export
+    from patient360.local_aws.healthlake.bulk_import import import_bulk_export
     from simulators.fhir.population import PopulationConfig, stream_bulk_export
 
     cached = CACHE_DIR / f"fhir-n{patients}-seed{seed}" / "awsdatacatalog.duckdb"
@@ -156,8 +150,8 @@ class FrontDesk:
     """The desk on a private MariaDB under the data dir, replicated by the zero-ETL replicator."""
 
     def __init__(self, settings: Settings, seed: int) -> None:
-        from simulators.front_desk.patients import patients_from_healthlake
-        from simulators.zero_etl import mariadb_server
+        from patient360.local_aws.healthlake.catalog import front_desk_patients as patients_from_healthlake
+        from patient360.local_aws.zero_etl import mariadb_server
 
         self.settings = settings
         self.seed = seed
@@ -166,7 +160,7 @@ class FrontDesk:
         self.simulator: Any = None
 
     def load(self, days: float = 1.0) -> dict[str, int]:
-        from simulators.front_desk.connection import connect
+        from patient360.local_aws.zero_etl.mysql import connect
         from simulators.front_desk.operations import FrontDeskSimulator, apply
         from simulators.front_desk.schema import create_schema
 
@@ -187,7 +181,7 @@ class FrontDesk:
 
     def change(self, operations: int) -> dict[str, int]:
         """The next `operations` desk operations (bookings, reschedules, cancellations...), replicated."""
-        from simulators.front_desk.connection import connect
+        from patient360.local_aws.zero_etl.mysql import connect
         from simulators.front_desk.operations import apply
 
         con = connect(self.server.settings)
@@ -198,14 +192,14 @@ class FrontDesk:
         return {"operations": applied, **self.replicate()}
 
     def replicate(self) -> dict[str, int]:
-        from simulators.zero_etl.replicator import Replicator
+        from patient360.local_aws.zero_etl.replicator import Replicator
 
-        report = Replicator(self.server.settings, self.settings.data_dir,
-                            os.environ.get("P360_ZETL_DB", "front_desk_zetl")).run(until_caught_up=True, timeout=600)
+        report = Replicator(self.server.settings, self.settings.data_dir, self.settings.zetl_db).run(
+            until_caught_up=True, timeout=600)
         return {"transactions": report.transactions, "row_changes": report.row_changes}
 
     def stop(self) -> None:
-        from simulators.zero_etl import mariadb_server
+        from patient360.local_aws.zero_etl import mariadb_server
 
         mariadb_server.stop(self.server)
 
@@ -213,7 +207,7 @@ class FrontDesk:
 def lookup_figures(settings: Settings) -> dict[str, float]:
     with connect_warehouse(settings) as con:
         # A wearer (the first ids wear devices), so the reference join has events to aggregate.
-        patient_id = healthlake_patient_ids(settings)[0]
+        patient_id = patient_ids(settings.healthlake_catalog_path, settings.healthlake_db)[0]
         mart = f"select * from {relation_name(con, 'patient_360')} where patient_id = $1"
         reference = REFERENCE_LOOKUP.format(
             allergies=relation_name(con, "stg_healthlake__allergy_intolerances"),
@@ -249,7 +243,7 @@ def measure(
     load_fhir(settings, patients, seed, figures, log)
     wearers = max(1, round(patients * wearer_share))
     minutes = wearable_days * MINUTES_PER_DAY
-    ids = healthlake_patient_ids(settings)[:wearers]
+    ids = patient_ids(settings.healthlake_catalog_path, settings.healthlake_db)[:wearers]
     start = today_midnight() - timedelta(days=wearable_days)
     desk = FrontDesk(settings, seed)
     try:
@@ -267,7 +261,7 @@ def measure(
             shutil.copyfile(cached, data_dir / "stream_landing.duckdb")
             figures["wearable_source"] = "cache"
         else:
-            load = write_wearable_landing(data_dir, ids, seed=seed, start=start, first_minute=0, minutes=minutes)
+            load = write_wearable_landing(settings, ids, seed=seed, start=start, first_minute=0, minutes=minutes)
             figures |= {"wearable_write_s": round(load.seconds, 2),
                         "wearable_write_events_per_s": round(load.events_per_second)}
             if load.events >= 1_000_000:  # worth keeping: the same scale, seed and day gives the same file
@@ -286,7 +280,7 @@ def measure(
         figures["dbt_incremental_noop_s"] = round(noop.seconds, 2)
 
         new_minutes = max(1, round(minutes * new_share))
-        new_load = write_wearable_landing(data_dir, ids, seed=seed, start=start, first_minute=minutes,
+        new_load = write_wearable_landing(settings, ids, seed=seed, start=start, first_minute=minutes,
                                           minutes=new_minutes)
         desk_ops = max(10, round(desk_load["appointments"] * new_share))
         changes = desk.change(desk_ops)

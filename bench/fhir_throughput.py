@@ -22,8 +22,8 @@ from typing import Any
 
 import duckdb
 
-from simulators.fhir import healthlake_layout as layout
-from simulators.fhir.bulk_import import import_bulk_export
+from patient360.local_aws.healthlake import layout
+from patient360.local_aws.healthlake.bulk_import import import_bulk_export
 from simulators.fhir.population import PopulationConfig, stream_bulk_export
 
 BENCH_DIR = Path(__file__).resolve().parent

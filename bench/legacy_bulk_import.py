@@ -1,6 +1,6 @@
 """The bulk importer as it was before the fast path (commit 00129a6), kept only for bench/fhir_throughput.py.
 
-Do not use it elsewhere: simulators/fhir/bulk_import.py is the importer.
+Do not use it elsewhere: patient360/local_aws/healthlake/bulk_import.py is the importer.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 import duckdb
 
-from simulators.fhir import healthlake_layout as layout
-from simulators.progress import progress_bar
+from patient360.console import progress_bar
+from patient360.local_aws.healthlake import layout
 
 RESOURCE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 FHIR_ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")

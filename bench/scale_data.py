@@ -3,7 +3,7 @@
 A month of per-minute wearable events for a share of a 100k-patient population is tens of millions of
 records: producing them through Kafka (figure 2 measures that path, ~25k events/s) would take half an
 hour. Here one DuckDB statement writes them into the stream landing table in its exact layout (the columns
-a Redshift streaming view over MSK exposes, ``simulators/zero_etl/stream_landing.py``): the same JSON
+a Redshift streaming view over MSK exposes, ``patient360/local_aws/streaming/landing.py``): the same JSON
 value the producer sends (``simulators/wearables/events.py``), key = patient id, three partitions by key,
 offsets in time order within each partition, and the consumer offsets the ingestor would have stored, so
 a later Kafka refresh would continue after them.
@@ -17,18 +17,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from simulators.wearables.producer import default_topic
-from simulators.zero_etl.stream_landing import (
+from patient360.local_aws.streaming.landing import (
     STATE_SCHEMA,
     connect_with_retry,
-    default_schema,
     ensure_landing,
     landing_lock,
     landing_path,
     landing_table,
 )
+from patient360.settings import Settings
 
 PARTITIONS = 3
 MINUTES_PER_DAY = 24 * 60
@@ -139,7 +137,7 @@ def today_midnight() -> datetime:
 
 
 def write_wearable_landing(
-    data_dir: Path,
+    settings: Settings,
     patient_ids: list[str],
     *,
     seed: int,
@@ -155,7 +153,7 @@ def write_wearable_landing(
         raise ValueError("no wearer patient ids given")
     if minutes <= 0:
         raise ValueError(f"minutes must be positive, got {minutes}")
-    topic, schema = default_topic(), default_schema()
+    data_dir, topic, schema = settings.data_dir, settings.kafka.topic, settings.kafka.external_schema
     ensure_landing(data_dir, topic, schema)
     started = time.perf_counter()
     with landing_lock(data_dir, shared=False, timeout_s=120):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,14 +22,14 @@ import duckdb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from simulators.cli import run_dbt  # noqa: E402
-from simulators.settings import load_settings  # noqa: E402
-from simulators.warehouse import ensure_attached_sources  # noqa: E402
+from patient360.dbt import run_dbt  # noqa: E402
+from patient360.local_aws.attachments import ensure_attached_sources  # noqa: E402
+from patient360.local_aws.streaming.broker import kafka_bootstrap  # noqa: E402
+from patient360.local_aws.streaming.kafka_client import ensure_topic, produce_records  # noqa: E402
+from patient360.local_aws.streaming.landing import landing_for, landing_lock, landing_path  # noqa: E402
+from patient360.settings import Settings, load_settings  # noqa: E402
 from simulators.wearables.events import DEFAULT_START, generate_events  # noqa: E402
 from simulators.wearables.faults import with_faults  # noqa: E402
-from simulators.wearables.producer import ensure_topic, produce_records  # noqa: E402
-from simulators.zero_etl.kafka_broker import kafka_bootstrap  # noqa: E402
-from simulators.zero_etl.stream_landing import StreamLanding, landing_lock, landing_path  # noqa: E402
 
 TOPIC = "wearables_stream"
 
@@ -48,23 +47,23 @@ def count_where(path: Path, sql: str, params: list[object], data_dir: Path) -> i
             con.close()
 
 
-def dbt(data_dir: Path, *args: str) -> float:
-    """The wearable models through the project's own dbt launcher (simulators.cli.run_dbt), timed."""
-    settings = load_settings(data_dir)
+def dbt(settings: Settings, *args: str) -> float:
+    """The wearable models through the project's one dbt runner (patient360.dbt.run_dbt), timed."""
     started = time.monotonic()
-    code = run_dbt(settings, [*args, "--select", "tag:wearables", "--quiet",
-                              "--target-path", str(data_dir / "target"), "--log-path", str(data_dir / "logs")])
-    if code != 0:
-        raise RuntimeError(f"dbt {' '.join(args)} failed (exit {code}); see {data_dir / 'logs'}")
+    result = run_dbt(settings, *args, "--select", "tag:wearables", "--quiet", target="local")
+    if not result.ok:
+        raise RuntimeError(f"dbt {' '.join(args)} failed (exit {result.returncode}); see {result.log_path}")
     return time.monotonic() - started
 
 
 def measure(events: int = 100_000, minutes: int = 600, latency_events: int = 500) -> dict[str, float | int | str]:
     """Produce `events` (1% duplicates, 1% malformed) to Kafka, land them, then the latency of a burst."""
     figures: dict[str, float | int | str] = {}
-    with tempfile.TemporaryDirectory() as tmp, kafka_bootstrap() as bootstrap:
+    configured = load_settings().kafka.bootstrap_servers
+    with tempfile.TemporaryDirectory() as tmp, kafka_bootstrap(configured) as bootstrap:
         data_dir = Path(tmp)
-        ensure_attached_sources(data_dir)
+        settings = load_settings(data_dir, KAFKA_BOOTSTRAP_SERVERS=bootstrap, P360_WEARABLES_TOPIC=TOPIC)
+        ensure_attached_sources(settings)
         ensure_topic(bootstrap, TOPIC, partitions=3)
 
         patients = patients_for(events, minutes)
@@ -81,7 +80,7 @@ def measure(events: int = 100_000, minutes: int = 600, latency_events: int = 500
         figures["produce_events_per_s"] = round(produced.events_per_second)
 
         last_commit = [0.0]
-        landing = StreamLanding(bootstrap_servers=bootstrap, topic=TOPIC, data_dir=data_dir)
+        landing = landing_for(settings.kafka, data_dir, bootstrap)
         started = time.monotonic()
         report = landing.run(idle_polls=3, on_batch=lambda _: last_commit.__setitem__(0, time.monotonic()))
         if report.landed != produced.total:
@@ -89,24 +88,11 @@ def measure(events: int = 100_000, minutes: int = 600, latency_events: int = 500
         figures["ingest_records"] = report.landed
         figures["ingest_batches"] = report.batches
         figures["ingest_events_per_s"] = round(report.landed / (last_commit[0] - started))
-        figures["dbt_build_first_s"] = round(dbt(data_dir, "build"), 2)
+        figures["dbt_build_first_s"] = round(dbt(settings, "build"), 2)
         # Latency: a follow-mode ingestor runs; a burst is produced; when is it in the events model?
         follower = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "simulators.zero_etl.stream_landing",
-                "follow",
-                "--topic",
-                TOPIC,
-                "--bootstrap-servers",
-                bootstrap,
-                "--data-dir",
-                str(data_dir),
-            ],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "patient360", "--data-dir", str(data_dir), "ingest", "--follow"],
+            cwd=REPO, env=settings.child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
             time.sleep(3)  # let it start and settle
@@ -123,7 +109,7 @@ def measure(events: int = 100_000, minutes: int = 600, latency_events: int = 500
                     break
                 time.sleep(0.05)
             landed_at = time.monotonic()
-            dbt_seconds = dbt(data_dir, "run")
+            dbt_seconds = dbt(settings, "run")
             visible_sql = "select count(*) from main_staging.stg_wearables__events where event_time >= ?"
             visible = count_where(
                 data_dir / "warehouse.duckdb", visible_sql, [start.replace(tzinfo=None)], data_dir
@@ -137,9 +123,7 @@ def measure(events: int = 100_000, minutes: int = 600, latency_events: int = 500
         figures["latency_produce_to_landing_s"] = round(landed_at - produced_at, 3)
         figures["latency_incremental_dbt_run_s"] = round(dbt_seconds, 2)
         figures["latency_produce_to_visible_in_events_model_s"] = round(visible_at - produced_at, 2)
-        figures["broker"] = (
-            "KAFKA_BOOTSTRAP_SERVERS" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "tansu"
-        )
+        figures["broker"] = "KAFKA_BOOTSTRAP_SERVERS" if configured else "tansu"
 
     return figures
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -26,15 +25,16 @@ import duckdb
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from simulators.front_desk.connection import MySqlSettings, connect  # noqa: E402
+from patient360.local_aws.zero_etl import mariadb_server  # noqa: E402
+from patient360.local_aws.zero_etl.mysql import connect  # noqa: E402
+from patient360.local_aws.zero_etl.replicator import METADATA_SCHEMA, Replicator  # noqa: E402
+from patient360.local_aws.zero_etl.verify import compare  # noqa: E402
+from patient360.settings import MySqlSettings, load_settings  # noqa: E402
 from simulators.front_desk.operations import FrontDeskSimulator, apply  # noqa: E402
 from simulators.front_desk.patients import synthetic_patients  # noqa: E402
 from simulators.front_desk.schema import COLUMNS, TABLE, create_schema  # noqa: E402
-from simulators.zero_etl import mariadb_server  # noqa: E402
-from simulators.zero_etl.replicator import METADATA_SCHEMA, Replicator  # noqa: E402
-from simulators.zero_etl.verify import compare  # noqa: E402
 
-ZETL_DB = "front_desk_zetl_bench"
+ZETL_DB = "zetl_bench"
 
 
 def read_replica(path: Path, sql: str, params: list[object], timeout: float = 30.0) -> list[tuple]:
@@ -77,9 +77,9 @@ def measure(samples: int = 40, burst_days: float = 3.0, *, use_env: bool = False
         simulator = FrontDeskSimulator(synthetic_patients(200, seed=1), seed=1, start=datetime(2026, 3, 2, 7, 30))
         apply(simulator.history(), con)
         replica = work / f"{ZETL_DB}.duckdb"
-        env = {**os.environ, **settings.as_env(), "P360_DATA_DIR": str(work), "P360_ZETL_DB": ZETL_DB}
+        env = load_settings(work, P360_ZETL_DB=ZETL_DB, **settings.as_env()).child_env()
         replicator_process = subprocess.Popen(
-            [sys.executable, "-m", "simulators.zero_etl.replicator", "--follow", "--timeout", "600"],
+            [sys.executable, "-m", "patient360", "--data-dir", str(work), "replicate", "--timeout", "600"],
             env=env, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         snapshot_started = time.monotonic()

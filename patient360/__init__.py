@@ -1,1 +1,1 @@
-"""patient360: zero-ETL patient-360 analytics (application package)."""
+"""patient360: zero-ETL patient-360 analytics; the application around the dbt project (see ARCHITECTURE.md)."""

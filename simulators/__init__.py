@@ -1,1 +1,1 @@
-"""patient360 simulators and local stand-ins for the AWS sources (HealthLake, Aurora zero-ETL, MSK)."""
+"""Data generators only: what the outside world produces (FHIR exports, front-desk operations, wearable events)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -28,13 +27,11 @@ from patient360.sql_on_fhir.redshift_rules import redshift_problems
 from patient360.sql_on_fhir.viewdef import View, parse_view
 
 DATABASE = "sof_conformance"
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def suite_dir() -> Path:
-    """Where the suite is: P360_SOF_SUITE_DIR, default ``../shared/sql-on-fhir-v2`` from the project root.
-    (The one environment read of this package: moves to ``patient360/settings.py``.)"""
-    return Path(os.environ.get("P360_SOF_SUITE_DIR", PROJECT_DIR.parent / "shared" / "sql-on-fhir-v2"))
+    """Where the suite is: P360_SOF_SUITE_DIR (patient360.settings), default ``../shared/sql-on-fhir-v2``."""
+    return _healthlake.sof_suite_dir()
 
 
 @dataclass

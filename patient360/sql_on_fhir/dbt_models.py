@@ -13,17 +13,18 @@ element the base schema does not declare fails here instead of silently reading 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from patient360.sql_on_fhir._healthlake import declared_physical
 from patient360.sql_on_fhir.compile import compile_view
 from patient360.sql_on_fhir.viewdef import Column, View, parse_view
 
+# PyYAML comes with dbt-core; imported untyped (no types-PyYAML in the dev extras).
+yaml: Any = importlib.import_module("yaml")
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 VIEWS_DIR = PROJECT_DIR / "models" / "staging" / "healthlake" / "views"
 MACROS_FILE = PROJECT_DIR / "macros" / "sql_on_fhir" / "sof_views.sql"

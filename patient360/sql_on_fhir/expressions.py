@@ -189,7 +189,7 @@ class ExprCompiler:
     def absent(self, element: schema.Element) -> Expr:
         if self.strict:
             raise self.fail(f"element {element.name!r} is not in the table's declared schema "
-                            "(simulators/fhir/healthlake_layout.py BASE_SCHEMAS): declare it there first")
+                            "(patient360/local_aws/healthlake/layout.py BASE_SCHEMAS): declare it there first")
         if element.many:
             return Expr(f"cast([] as {duckdb_type(element.type_name)}[])", element.type_name, many=True, absent=True)
         return Expr(f"cast(null as {duckdb_type(element.type_name)})", element.type_name, absent=True)

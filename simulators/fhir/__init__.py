@@ -1,1 +1,1 @@
-"""FHIR R4: synthetic population, bulk NDJSON import and the HealthLake table layout."""
+"""FHIR R4: a synthetic, seeded patient population written as a bulk export (NDJSON)."""

@@ -1,6 +1,6 @@
 """Code sets for the synthetic FHIR population (SNOMED CT, RxNorm, CVX, LOINC, OMB race/ethnicity).
 
-Codes and displays follow what Synthea writes (see ``/work/shared/fhir-samples/synthea-10``), so the
+Codes and displays follow what Synthea writes (the Synthea sample, setting P360_SYNTHEA_DIR), so the
 simulated resources look like a real US Core export.
 """
 

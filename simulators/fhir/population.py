@@ -22,17 +22,13 @@ CVX immunizations, LOINC vital signs (heart rate 8867-4, ``/min``) in the ``vita
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import datetime
 import functools
 import json
 import random
 import re
-import sys
-import tempfile
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -41,7 +37,6 @@ from faker import Faker
 from faker.providers.person.en_US import Provider as UsPersonNames
 
 from simulators.fhir import codes as c
-from simulators.progress import progress_bar
 
 RESOURCE_TYPES: tuple[str, ...] = (
     "Patient", "AllergyIntolerance", "Condition", "Encounter", "Immunization", "Observation",
@@ -335,30 +330,61 @@ class _PatientBuilder:
         return self.out, truth
 
     def _patient_resource(self, gender: str, age: float) -> tuple[Resource, dict[str, Any]]:
+        """The Patient resource and the facts the tests check it against (random draws in a fixed order)."""
+        rng = self.rng
+        adult = age >= 18
+        names, given, family, has_prefix, married = self._names(gender, adult)
+        telecom, phone, email = self._telecom(adult, given, family)
+        address = self._address()
+        extensions, race_text, ethnicity_text = self._extensions(gender)
+        ssn = f"999-{rng.randrange(10, 100)}-{rng.randrange(10000):04d}"
+        patient: Resource = {
+            "resourceType": "Patient",
+            "id": self.patient_id,
+            "meta": _PROFILE["us-core-patient"],
+            "extension": extensions,
+            "identifier": [
+                {"system": c.PATIENT_ID_SYSTEM, "value": self.patient_id},
+                {"type": _MR_TYPE, "system": c.MRN_SYSTEM, "value": self.mrn},
+                {"type": _SS_TYPE, "system": c.SSN_SYSTEM, "value": ssn},
+            ],
+            "name": names,
+            "telecom": telecom,
+            "gender": gender,
+            "birthDate": self.birth.isoformat(),
+        }
+        deceased_date = self._deceased(patient)
+        patient["address"] = [address]
+        if adult:
+            status = "M" if married else _weighted(rng, c.MARITAL_STATUSES[1:], _UNMARRIED_CUM)[0]
+            display = next(m[1] for m in c.MARITAL_STATUSES if m[0] == status)
+            patient["maritalStatus"] = _concept(c.V3_MARITAL, status, display)
+        language = _weighted(rng, c.LANGUAGES, _LANGUAGE_CUM)
+        patient["communication"] = [{"language": _concept(c.BCP47, language[0], language[1])}]
+
+        facts = {
+            "given_name": given, "family_name": family, "gender": gender, "phone": phone,
+            "deceased_date": deceased_date, "name_count": len(names), "has_prefix": has_prefix,
+            "race": race_text, "ethnicity": ethnicity_text, "address_line": address["line"][0],
+            "city": address["city"], "state": address["state"], "postal_code": address["postalCode"], "email": email,
+        }
+        return patient, facts
+
+    def _names(self, gender: str, adult: bool) -> tuple[list[Resource], str, str, bool, bool]:
+        """(names, given, family, has a prefix, married)."""
         rng, pools = self.rng, self.pools
-        if gender == "male":
-            first_pool = pools.male_names
-        elif gender == "female":
-            first_pool = pools.female_names
+        if gender in ("male", "female"):
+            first_pool = pools.male_names if gender == "male" else pools.female_names
         else:
             first_pool = rng.choice((pools.male_names, pools.female_names))
         given = first_pool.pick(rng)
         family = pools.family_names.pick(rng)
         given_names = [given, first_pool.pick(rng)] if rng.random() < 0.45 else [given]
         official: Resource = {"use": "official", "family": family, "given": given_names}
-        adult = age >= 18
         has_prefix = adult and rng.random() < 0.5
         married = adult and _weighted(rng, c.MARITAL_STATUSES, _MARITAL_CUM)[0] == "M"
         if has_prefix:
-            if rng.random() < 0.05:
-                prefix = "Dr."
-            elif gender == "male":
-                prefix = "Mr."
-            elif gender == "female":
-                prefix = "Mrs." if married else "Ms."
-            else:
-                prefix = "Mx."
-            official["prefix"] = [prefix]
+            official["prefix"] = [self._prefix(gender, married)]
         if gender == "male" and adult and rng.random() < 0.03:
             official["suffix"] = [rng.choice(("Jr.", "Sr.", "III", "PhD"))]
         names = [official]
@@ -369,7 +395,16 @@ class _PatientBuilder:
                 names.append({"use": "nickname", "family": family, "given": [c.NICKNAMES[given]]})
             elif len(given_names) > 1:  # goes by the middle name
                 names.append({"use": "usual", "family": family, "given": [given_names[1]]})
+        return names, given, family, has_prefix, married
 
+    def _prefix(self, gender: str, married: bool) -> str:
+        if self.rng.random() < 0.05:
+            return "Dr."
+        return {"male": "Mr.", "female": "Mrs." if married else "Ms."}.get(gender, "Mx.")
+
+    def _telecom(self, adult: bool, given: str, family: str) -> tuple[list[Resource], str, str | None]:
+        """(telecom, home phone, email or None)."""
+        rng = self.rng
         phone = f"555-{rng.randrange(200, 1000)}-{rng.randrange(10000):04d}"
         telecom: list[Resource] = [{"system": "phone", "value": phone, "use": "home"}]
         if rng.random() < 0.25:
@@ -380,14 +415,20 @@ class _PatientBuilder:
             domain = rng.choice(("example.com", "example.org", "example.net"))
             email = f"{given.lower()}.{family.lower()}{rng.randrange(100)}@{domain}".replace(" ", "")
             telecom.append({"system": "email", "value": email, "use": "home"})
+        return telecom, phone, email
 
-        city, state, postal_code = rng.choice(pools.places)
-        lines = [f"{rng.randrange(1, 10000)} {rng.choice(pools.streets)}"]
+    def _address(self) -> Resource:
+        rng = self.rng
+        city, state, postal_code = rng.choice(self.pools.places)
+        lines = [f"{rng.randrange(1, 10000)} {rng.choice(self.pools.streets)}"]
         if rng.random() < 0.15:
             lines.append(f"Apt {rng.randrange(1, 400)}")
-        address = {"use": "home", "line": lines, "city": city, "state": state, "postalCode": postal_code,
-                   "country": "US"}
+        return {"use": "home", "line": lines, "city": city, "state": state, "postalCode": postal_code,
+                "country": "US"}
 
+    def _extensions(self, gender: str) -> tuple[list[Resource], str | None, str | None]:
+        """US Core race, ethnicity and birth sex: (extensions, race text, ethnicity text)."""
+        rng = self.rng
         extensions: list[Resource] = []
         race_text = ethnicity_text = None
         if rng.random() < 0.96:
@@ -406,49 +447,20 @@ class _PatientBuilder:
             ]})
         birth_sex = {"male": "M", "female": "F"}.get(gender) or rng.choice(("M", "F", "UNK"))
         extensions.append({"url": c.US_CORE_BIRTHSEX, "valueCode": birth_sex})
+        return extensions, race_text, ethnicity_text
 
-        ssn = f"999-{rng.randrange(10, 100)}-{rng.randrange(10000):04d}"
-        patient: Resource = {
-            "resourceType": "Patient",
-            "id": self.patient_id,
-            "meta": _PROFILE["us-core-patient"],
-            "extension": extensions,
-            "identifier": [
-                {"system": c.PATIENT_ID_SYSTEM, "value": self.patient_id},
-                {"type": _MR_TYPE, "system": c.MRN_SYSTEM, "value": self.mrn},
-                {"type": _SS_TYPE, "system": c.SSN_SYSTEM, "value": ssn},
-            ],
-            "name": names,
-            "telecom": telecom,
-            "gender": gender,
-            "birthDate": self.birth.isoformat(),
-        }
-        deceased_date = None
+    def _deceased(self, patient: Resource) -> datetime.date | None:
+        """Death as FHIR says it (a time, or only a flag); the date the tests expect, if any."""
+        rng = self.rng
         if self.death is not None:
             if rng.random() < 0.75:
-                deceased_date = self.death
                 clock = datetime.time(rng.randrange(24), rng.randrange(60))
-                moment = datetime.datetime.combine(self.death, clock)
-                patient["deceasedDateTime"] = _fhir_datetime(moment)
-            else:
-                patient["deceasedBoolean"] = True
+                patient["deceasedDateTime"] = _fhir_datetime(datetime.datetime.combine(self.death, clock))
+                return self.death
+            patient["deceasedBoolean"] = True
         elif rng.random() < 0.3:
             patient["deceasedBoolean"] = False
-        patient["address"] = [address]
-        if adult:
-            status = "M" if married else _weighted(rng, c.MARITAL_STATUSES[1:], _UNMARRIED_CUM)[0]
-            display = next(m[1] for m in c.MARITAL_STATUSES if m[0] == status)
-            patient["maritalStatus"] = _concept(c.V3_MARITAL, status, display)
-        language = _weighted(rng, c.LANGUAGES, _LANGUAGE_CUM)
-        patient["communication"] = [{"language": _concept(c.BCP47, language[0], language[1])}]
-
-        facts = {
-            "given_name": given, "family_name": family, "gender": gender, "phone": phone,
-            "deceased_date": deceased_date, "name_count": len(names), "has_prefix": has_prefix,
-            "race": race_text, "ethnicity": ethnicity_text, "address_line": lines[0], "city": city,
-            "state": state, "postal_code": postal_code, "email": email,
-        }
-        return patient, facts
+        return None
 
     # -- encounters ---------------------------------------------------------------------------------
 
@@ -717,33 +729,7 @@ class _PatientBuilder:
             resource["patient"] = self.subject
             resource["recordedDate"] = _fhir_datetime(recorded)
 
-            reaction_count = _weighted(rng, (0, 1, 2), [0.35, 0.8, 1.0])
-            rows = 0
-            has_anaphylaxis = False
-            reactions = []
-            for _ in range(reaction_count):
-                manifestation_count = 1 if rng.random() < 0.8 else 2
-                if criticality == "high" and rng.random() < 0.5:
-                    picked = [_ANAPHYLAXIS]
-                    if manifestation_count == 2:
-                        picked.append(rng.choice(_OTHER_MANIFESTATIONS))
-                else:
-                    picked = rng.sample(c.MANIFESTATIONS, manifestation_count)
-                manifestations = []
-                for m in picked:
-                    coding = [_coding(c.SNOMED, m.code, m.display)]
-                    if rng.random() < 0.25:
-                        coding.append(_coding(c.ICD10CM, m.icd10.code, m.icd10.display))
-                    rows += len(coding)
-                    manifestations.append({"coding": coding, "text": m.display})
-                reaction: Resource = {"manifestation": manifestations}
-                severe = any(m.code == c.ANAPHYLAXIS for m in picked)
-                has_anaphylaxis |= severe
-                if severe:
-                    reaction["severity"] = "severe"
-                elif rng.random() < 0.6:
-                    reaction["severity"] = rng.choice(("mild", "moderate"))
-                reactions.append(reaction)
+            reactions, rows, has_anaphylaxis = self._reactions(criticality)
             if reactions:
                 resource["reaction"] = reactions
             else:
@@ -752,6 +738,37 @@ class _PatientBuilder:
             anaphylactic += has_anaphylaxis
             self.out["AllergyIntolerance"].append(resource)
         return count, without_reaction, coding_rows, anaphylactic
+
+    def _reactions(self, criticality: str | None) -> tuple[list[Resource], int, bool]:
+        """An allergy's reactions: (reactions, manifestation coding rows, whether one is anaphylaxis)."""
+        rng = self.rng
+        rows = 0
+        has_anaphylaxis = False
+        reactions = []
+        for _ in range(_weighted(rng, (0, 1, 2), [0.35, 0.8, 1.0])):
+            manifestation_count = 1 if rng.random() < 0.8 else 2
+            if criticality == "high" and rng.random() < 0.5:
+                picked = [_ANAPHYLAXIS]
+                if manifestation_count == 2:
+                    picked.append(rng.choice(_OTHER_MANIFESTATIONS))
+            else:
+                picked = rng.sample(c.MANIFESTATIONS, manifestation_count)
+            manifestations = []
+            for m in picked:
+                coding = [_coding(c.SNOMED, m.code, m.display)]
+                if rng.random() < 0.25:
+                    coding.append(_coding(c.ICD10CM, m.icd10.code, m.icd10.display))
+                rows += len(coding)
+                manifestations.append({"coding": coding, "text": m.display})
+            reaction: Resource = {"manifestation": manifestations}
+            severe = any(m.code == c.ANAPHYLAXIS for m in picked)
+            has_anaphylaxis |= severe
+            if severe:
+                reaction["severity"] = "severe"
+            elif rng.random() < 0.6:
+                reaction["severity"] = rng.choice(("mild", "moderate"))
+            reactions.append(reaction)
+        return reactions, rows, has_anaphylaxis
 
 
 @dataclass
@@ -806,20 +823,19 @@ def iter_patients(config: PopulationConfig) -> Iterator[tuple[PatientTruth, dict
         yield truth, resources
 
 
-def generate_population(config: PopulationConfig, *, show_progress: bool = False) -> Population:
+def generate_population(config: PopulationConfig, *, on_patient: Callable[[], None] | None = None) -> Population:
     """Generate the whole population in memory (about 26 resources per patient).
 
     For large populations, :func:`stream_bulk_export` writes the same files without holding them.
     """
     resources: dict[str, list[Resource]] = {rtype: [] for rtype in RESOURCE_TYPES}
     truth: dict[str, PatientTruth] = {}
-    with progress_bar(show_progress) as progress:
-        task = progress.add_task("generating FHIR patients", total=config.patients)
-        for facts, out in iter_patients(config):
-            for rtype, items in out.items():
-                resources[rtype].extend(items)
-            truth[facts.patient_id] = facts
-            progress.advance(task)
+    for facts, out in iter_patients(config):
+        for rtype, items in out.items():
+            resources[rtype].extend(items)
+        truth[facts.patient_id] = facts
+        if on_patient is not None:
+            on_patient()
     return Population(resources=resources, ground_truth=truth)
 
 
@@ -897,55 +913,19 @@ def stream_bulk_export(
     out_dir: Path,
     *,
     max_resources_per_file: int | None = None,
-    show_progress: bool = False,
+    on_patient: Callable[[], None] | None = None,
 ) -> ExportSummary:
     """Generate and write patient by patient: the same bytes as
     ``write_bulk_export(generate_population(config), out_dir)``, in memory only the ground truth."""
     writer = _BulkWriter(out_dir, RESOURCE_TYPES, max_resources_per_file)
     truth: dict[str, PatientTruth] = {}
     try:
-        with progress_bar(show_progress) as progress:
-            task = progress.add_task("writing FHIR patients", total=config.patients)
-            for facts, resources in iter_patients(config):
-                for resource_type, items in resources.items():
-                    writer.write(resource_type, items)
-                truth[facts.patient_id] = facts
-                progress.advance(task)
+        for facts, resources in iter_patients(config):
+            for resource_type, items in resources.items():
+                writer.write(resource_type, items)
+            truth[facts.patient_id] = facts
+            if on_patient is not None:
+                on_patient()
     finally:
         counts = writer.close()
     return ExportSummary(counts=counts, ground_truth=truth)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Generate (and optionally write) a population; print throughput figures."""
-    parser = argparse.ArgumentParser(prog="python -m simulators.fhir.population", description=main.__doc__)
-    parser.add_argument("--patients", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, help="bulk export folder (default: a temporary one, removed)")
-    parser.add_argument("--stream", action="store_true", help="write patient by patient (stream_bulk_export)")
-    args = parser.parse_args(argv)
-    config = PopulationConfig(patients=args.patients, seed=args.seed)
-    show = sys.stderr.isatty()
-    timings: list[tuple[str, float, float]] = []  # (what, wall seconds, CPU seconds)
-    with tempfile.TemporaryDirectory() as scratch:
-        wall, cpu = time.perf_counter(), time.process_time()
-        if args.stream:
-            counts = stream_bulk_export(config, args.out or Path(scratch), show_progress=show).counts
-        else:
-            population = generate_population(config, show_progress=show)
-            timings.append(("generate", time.perf_counter() - wall, time.process_time() - cpu))
-            counts = write_bulk_export(population, args.out or Path(scratch))
-        timings.append(("generate + write NDJSON", time.perf_counter() - wall, time.process_time() - cpu))
-    total, patients = sum(counts.values()), config.patients
-    per_type = ", ".join(f"{t}={n}" for t, n in counts.items())
-    print(f"{patients} patients, {total} resources ({total / max(patients, 1):.1f} per patient): {per_type}")
-    for label, wall_s, cpu_s in timings:
-        wall_s, cpu_s = max(wall_s, 1e-9), max(cpu_s, 1e-9)
-        print(f"{label}: {wall_s:.2f} s wall = {patients / wall_s:.0f} patients/s, "
-              f"{total / wall_s:.0f} resources/s (CPU {cpu_s:.2f} s = {patients / cpu_s:.0f} patients/s, "
-              f"{total / cpu_s:.0f} resources/s)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

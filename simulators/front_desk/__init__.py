@@ -1,1 +1,1 @@
-"""The front-desk application (Aurora MySQL stand-in): schema and a seeded stream of real operations."""
+"""The front-desk application (Aurora MySQL source): its schema and a seeded stream of real operations."""

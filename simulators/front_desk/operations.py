@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -25,7 +25,6 @@ from typing import Any
 import pymysql
 
 from simulators.front_desk.schema import COLUMNS, TABLE
-from simulators.progress import progress_bar
 
 Key = tuple[str, datetime]
 Row = dict[str, Any]
@@ -328,13 +327,13 @@ class FrontDeskSimulator:
 
 
 def apply(
-    operations: Iterable[Operation], con: pymysql.connections.Connection, *, show_progress: bool = False,
-    total: int | None = None,
+    operations: Iterable[Operation], con: pymysql.connections.Connection, *,
+    on_applied: Callable[[], None] | None = None,
 ) -> int:
-    """Run each operation as one transaction; a statement that affects other rows than expected stops it."""
+    """Run each operation as one transaction; a statement that affects other rows than expected stops it.
+    ``on_applied`` is called after each commit (a caller's progress bar)."""
     applied = 0
-    with progress_bar(show_progress) as progress, con.cursor() as cur:
-        task = progress.add_task("front-desk operations", total=total)
+    with con.cursor() as cur:
         for operation in operations:
             try:
                 for sql, params, expected in operation.statements:
@@ -349,7 +348,8 @@ def apply(
                 con.rollback()
                 raise
             applied += 1
-            progress.advance(task)
+            if on_applied is not None:
+                on_applied()
     return applied
 
 

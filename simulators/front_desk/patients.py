@@ -9,9 +9,6 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
-
-import duckdb
 
 from simulators.front_desk.operations import FrontDeskPatient
 
@@ -27,31 +24,4 @@ def synthetic_patients(count: int, seed: int) -> list[FrontDeskPatient]:
         birth = date(1935, 1, 1) + timedelta(days=rng.randrange(85 * 365))
         phone = f"555-{rng.randint(100, 999)}-{rng.randint(0, 9999):04d}"
         people.append(FrontDeskPatient(patient_id, mrn, rng.choice(["male", "female"]), birth, phone))
-    return people
-
-
-def patients_from_healthlake(catalog_path: Path, database: str) -> list[FrontDeskPatient]:
-    """The FHIR population as imported into the HealthLake stand-in: id, MRN (identifier typed MR),
-    gender, birth date, first phone. The desk then sees the same people HealthLake holds."""
-    if not catalog_path.exists():
-        raise FileNotFoundError(f"no HealthLake stand-in at {catalog_path}: import a FHIR export first")
-    with duckdb.connect(str(catalog_path), read_only=True) as con:
-        rows = con.execute(
-            f'select id, identifier, gender, birthdate, telecom from "{database}".patient order by id'
-        ).fetchall()
-    people = []
-    for patient_id, identifiers, gender, birth_text, telecom in rows:
-        mrn = next(
-            (
-                ident["value"] for ident in identifiers or []
-                if any(c.get("code") == "MR" for c in ((ident.get("type") or {}).get("coding") or []))
-            ),
-            None,
-        )
-        phone = next((t["value"] for t in telecom or [] if t.get("system") == "phone"), None)
-        try:
-            birth = date.fromisoformat(birth_text) if birth_text else None
-        except ValueError:
-            birth = None  # partial FHIR dates (YYYY, YYYY-MM)
-        people.append(FrontDeskPatient(patient_id, mrn, gender, birth, phone))
     return people

@@ -1,1 +1,1 @@
-"""Wearable devices: a seeded per-patient event generator and a Kafka producer for it."""
+"""Wearable devices: a seeded per-patient event generator and the faults a real stream carries."""

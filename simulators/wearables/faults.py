@@ -35,7 +35,7 @@ def event_record(event: WearableEvent) -> Record:
 
 def malformed_record(event: WearableEvent, kind: str, rng: random.Random) -> Record:
     body = event.as_dict()
-    body["event_id"] = f"{body['event_id'][:-4]}bad{rng.randint(0, 9)}"
+    body["event_id"] = f"{str(body['event_id'])[:-4]}bad{rng.randint(0, 9)}"
     if kind == NOT_JSON:
         text = json.dumps(body, separators=(",", ":")).encode()
         # A proper prefix of a JSON object is never valid JSON; sometimes not even UTF-8.

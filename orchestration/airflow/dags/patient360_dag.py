@@ -33,7 +33,6 @@ Configuration (environment variables; nothing secret in this file):
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import shlex
 import shutil
@@ -49,16 +48,20 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 from cosmos.operators.local import DbtSourceLocalOperator, DbtTestLocalOperator
 
+from patient360.local_aws.attachments import ensure_attached_sources
+from patient360.settings import load_dag_settings, load_settings
+
 DAG_ID = "patient360"
-PROJECT_DIR = Path(os.environ.get("P360_PROJECT_DIR", Path(__file__).resolve().parents[3]))
+SETTINGS = load_dag_settings()  # every variable the DAG reads, declared in patient360/settings.py
+PROJECT_DIR = SETTINGS.project_dir
 PROFILE_NAME = "patient360"  # profiles/profiles.yml and dbt_project.yml
 SKIP_EXIT_CODE = 99  # BashOperator's skip_on_exit_code
 
 
-def executable(env_name: str, name: str) -> str:
-    """An explicit path from env, else the one installed beside this Python (the project venv), else PATH."""
-    if os.environ.get(env_name):
-        return os.environ[env_name]
+def executable(configured: str | None, name: str) -> str:
+    """An explicit path (setting), else the one installed beside this Python (the project venv), else PATH."""
+    if configured:
+        return configured
     beside = Path(sys.executable).parent / name
     return str(beside) if beside.exists() else (shutil.which(name) or name)
 
@@ -73,8 +76,8 @@ def cli_subcommands(cli: str) -> set[str]:
     return set(match.group(1).split(",")) if match else set()
 
 
-def hook_enabled(setting_name: str, subcommand: str, available: set[str]) -> bool:
-    setting = os.environ.get(setting_name, "auto").strip().lower()
+def hook_enabled(setting_name: str, value: str, subcommand: str, available: set[str]) -> bool:
+    setting = value.strip().lower()
     if setting not in {"auto", "on", "off"}:
         raise ValueError(f"{setting_name} must be auto, on or off, not {setting!r}")
     if setting == "auto":
@@ -86,11 +89,9 @@ def dbt_invocation(target: str) -> InvocationMode:
     """How cosmos calls dbt. In the worker's process (cosmos' fast default) only for Redshift: dbt-duckdb keeps
     the DuckDB files open in the process that ran it, which would hold the single-writer lock against the
     ingestion steps; locally each dbt call is a subprocess that closes its files when it exits."""
-    setting = os.environ.get("P360_DBT_INVOCATION", "auto").strip().lower()
+    setting = SETTINGS.dbt_invocation.strip().lower()
     if setting == "auto":
-        in_process = (
-            target != "local" and importlib.util.find_spec("dbt") is not None and not os.environ.get("P360_DBT")
-        )
+        in_process = target != "local" and importlib.util.find_spec("dbt") is not None and not SETTINGS.dbt
         return InvocationMode.DBT_RUNNER if in_process else InvocationMode.SUBPROCESS
     try:
         return InvocationMode(setting)
@@ -99,15 +100,15 @@ def dbt_invocation(target: str) -> InvocationMode:
 
 
 def profile_config(target: str) -> ProfileConfig:
-    if target == "redshift" and os.environ.get("P360_REDSHIFT_CONN_ID"):
+    if target == "redshift" and SETTINGS.redshift_conn_id:
         from cosmos.profiles import RedshiftUserPasswordProfileMapping
 
         return ProfileConfig(
             profile_name=PROFILE_NAME,
             target_name=target,
             profile_mapping=RedshiftUserPasswordProfileMapping(
-                conn_id=os.environ["P360_REDSHIFT_CONN_ID"],
-                profile_args={"schema": os.environ.get("REDSHIFT_SCHEMA", "patient360"), "ra3_node": True},
+                conn_id=SETTINGS.redshift_conn_id,
+                profile_args={"schema": SETTINGS.redshift_schema, "ra3_node": True},
             ),
         )
     if target not in {"local", "redshift"}:
@@ -118,10 +119,7 @@ def profile_config(target: str) -> ProfileConfig:
 
 
 def prepare_local_sources() -> None:
-    from simulators.settings import load_settings
-    from simulators.warehouse import ensure_attached_sources
-
-    ensure_attached_sources(load_settings().data_dir)
+    ensure_attached_sources(load_settings())
 
 
 def cli_task(task_id: str, cli: str, arguments: str, required_env: str) -> BashOperator:
@@ -140,14 +138,13 @@ def cli_task(task_id: str, cli: str, arguments: str, required_env: str) -> BashO
 # (task id, on/off/auto setting, CLI arguments: the first word is the subcommand looked for in --help,
 #  the variable that must name the source for the step to run)
 HOOKS = [
-    ("stream_refresh", "P360_DAG_STREAM_REFRESH", os.environ.get("P360_DAG_STREAM_REFRESH_ARGS", "ingest"),
+    ("stream_refresh", "P360_DAG_STREAM_REFRESH", SETTINGS.hook("P360_DAG_STREAM_REFRESH_ARGS"),
      "KAFKA_BOOTSTRAP_SERVERS"),
-    ("replicate_once", "P360_DAG_REPLICATE", os.environ.get("P360_DAG_REPLICATE_ARGS", "replicate --once"),
-     "FRONT_DESK_MYSQL_HOST"),
+    ("replicate_once", "P360_DAG_REPLICATE", SETTINGS.hook("P360_DAG_REPLICATE_ARGS"), "FRONT_DESK_MYSQL_HOST"),
 ]
-TARGET = os.environ.get("P360_TARGET", "local")
-CLI = executable("P360_CLI", "patient360")
-DBT = executable("P360_DBT", "dbt")
+TARGET = SETTINGS.target
+CLI = executable(SETTINGS.cli, "patient360")
+DBT = executable(SETTINGS.dbt, "dbt")
 AVAILABLE = cli_subcommands(CLI)
 PROFILE = profile_config(TARGET)
 INVOCATION = dbt_invocation(TARGET)
@@ -155,13 +152,13 @@ INVOCATION = dbt_invocation(TARGET)
 with DAG(
     dag_id=DAG_ID,
     description="HealthLake / front desk / wearables -> freshness check -> dbt staging, intermediate, marts + tests",
-    schedule=os.environ.get("P360_DAG_SCHEDULE", "*/15 * * * *"),
+    schedule=SETTINGS.schedule,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     # DuckDB has one writer per file: on the local target the dbt tasks run one at a time.
     max_active_tasks=1 if TARGET == "local" else 8,
-    default_args={"retries": int(os.environ.get("P360_DAG_RETRIES", "1")), "retry_delay": timedelta(minutes=1)},
+    default_args={"retries": SETTINGS.retries, "retry_delay": timedelta(minutes=1)},
     tags=["patient360", "dbt", TARGET],
 ) as dag:
     with TaskGroup("ingest", tooltip="land new source data") as ingest:
@@ -177,7 +174,7 @@ with DAG(
             cwd=str(PROJECT_DIR),
         )
         for task_id, setting, arguments, required_env in HOOKS:
-            if hook_enabled(setting, arguments.split()[0], AVAILABLE):
+            if hook_enabled(setting, SETTINGS.hook(setting), arguments.split()[0], AVAILABLE):
                 cli_task(task_id, CLI, arguments, required_env)
 
     ingest_done: list = [ingest]
@@ -228,7 +225,7 @@ with DAG(
             select=["path:models/staging", "path:models/intermediate", "path:models/marts", "path:seeds"],
             # build (default): one `dbt build` task per model runs it and its own tests, half the dbt calls of
             # after_each (a run task and a test task per model); either way a failing test stops what is downstream.
-            test_behavior=TestBehavior(os.environ.get("P360_DAG_TEST_BEHAVIOR", "build")),
+            test_behavior=TestBehavior(SETTINGS.test_behavior),
             should_detach_multiple_parents_tests=True,
         ),
     )

@@ -5,17 +5,18 @@ one table at the end of the run (`make test` output)."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
+from patient360.settings import testing_option
+
 # Bounded and reproducible in CI: no example database in the repo, no time deadline (dbt and real
 # servers are slow on a 2-core machine), the same examples on every run unless P360_HYPOTHESIS_RANDOM=1.
 settings.register_profile(
-    "p360-faults", database=None, deadline=None, derandomize=not os.environ.get("P360_HYPOTHESIS_RANDOM"),
+    "p360-faults", database=None, deadline=None, derandomize=not testing_option("P360_HYPOTHESIS_RANDOM"),
     print_blob=True,
 )
 settings.load_profile("p360-faults")
@@ -57,7 +58,7 @@ def record_figures(request: pytest.FixtureRequest, tmp_path: Path):  # type: ign
         _COLLECTED.append(figures)
         payload = {**asdict(figures), "faults_total": figures.faults_total}
         (tmp_path / "fault-figures.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        if path := os.environ.get(FIGURES_ENV):
+        if path := testing_option(FIGURES_ENV):
             with open(path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(payload) + "\n")
         print("FAULT FIGURES", figures.line(), flush=True)

@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from simulators.fhir.bulk_import import import_bulk_export
-from tests.python import conftest
-from tests.python.conftest import HEALTHLAKE_DB
+from patient360.local_aws.healthlake.bulk_import import import_bulk_export
+from tests.python import support
 from tests.python.faults.conftest import Figures
+from tests.python.support import HEALTHLAKE_DB
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
@@ -168,7 +168,7 @@ def test_generated_and_synthea_patients_all_reach_patient_360(
     assert all(r.reason.startswith("invalid FHIR R4: ") for r in validated.rejected)
     assert "perhaps" not in " ".join(r.reason for r in validated.rejected), "a reason quotes the data"
 
-    build = conftest.run_dbt(data_dir, "build")
+    build = support.run_dbt(data_dir, "build")
     assert build.returncode == 0, build.stdout[-5000:]
 
     synthea_patients = [json.loads(line) for line in (synthea_dir / "Patient.000.ndjson").read_text().splitlines()]

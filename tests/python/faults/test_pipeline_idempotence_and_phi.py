@@ -14,7 +14,6 @@ import hashlib
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,12 @@ import pytest
 
 from simulators.fhir.population import PopulationConfig, generate_population
 from simulators.front_desk.operations import clean_phone
-from tests.python import conftest
+from tests.python import support
 from tests.python.faults.conftest import Figures
+from tests.python.support import PROJECT_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
-REPO = Path(__file__).resolve().parents[3]
 PATIENTS, SEED = 12, 5
 RUN_ARGS = ["run", "--patients", str(PATIENTS), "--seed", str(SEED), "--show", "0", "--wearers", "4",
             "--wearable-days", "1"]
@@ -41,20 +40,11 @@ LOAD_TIME_COLUMN = re.compile(r"(^|_)(loaded_at|refresh_time|arrived_at)$|^(sour
 NOT_LOGS = {".duckdb", ".wal", ".ndjson", ".ibd", ".frm", ".MYD", ".MYI", ".MAD", ".MAI", ".lock", ".pid", ".sock"}
 
 
-def env_for(data_dir: Path) -> dict[str, str]:
-    env = conftest.dbt_env(data_dir)
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # a private local broker, never an outside one
-    # dbt's own logs and artifacts next to the data, so this test reads exactly this run's
-    env["DBT_LOG_PATH"] = str(data_dir / "cli-dbt-logs")
-    env["DBT_TARGET_PATH"] = str(data_dir / "cli-dbt-target")
-    return env
+PRIVATE_BROKER = {"KAFKA_BOOTSTRAP_SERVERS": ""}  # a local broker per run, never an outside one
 
 
-def patient360(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "simulators.cli", "--data-dir", str(data_dir), *args],
-        capture_output=True, text=True, env=env_for(data_dir), timeout=600, cwd=REPO,
-    )
+def patient360(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return support.run_cli(data_dir, *args, **{**PRIVATE_BROKER, **env})
 
 
 def table_hashes(data_dir: Path) -> dict[str, tuple[int, str]]:
@@ -85,10 +75,7 @@ def table_hashes(data_dir: Path) -> dict[str, tuple[int, str]]:
 
 
 def build_pinned(data_dir: Path, *extra: str) -> None:
-    result = subprocess.run(
-        [conftest.dbt_executable(), "build", "--vars", AS_OF, *extra, "--project-dir", str(REPO)],
-        env=env_for(data_dir), capture_output=True, text=True, timeout=600, cwd=REPO,
-    )
+    result = support.run_dbt(data_dir, "build", "--vars", AS_OF, *extra, **PRIVATE_BROKER)
     assert result.returncode == 0, result.stdout[-4000:]
 
 
@@ -192,13 +179,10 @@ def failing_inputs(data_dir: Path, synthea_dir: Path) -> list[str]:
     said += [result.stdout, result.stderr]
     assert result.stdout.count("rejected") + result.stderr.count("rejected") >= 4, result.stderr
     # the wearables producer and the replicator pointed at nothing: their errors
-    for command in (["simulate", "wearables", "--patients", population.ground_truth[next(iter(
-            population.ground_truth))].mrn, "--bootstrap-servers", "127.0.0.1:9", "--no-progress"],
-                    ["stream", "refresh", "--bootstrap-servers", "127.0.0.1:9", "--max-seconds", "3"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "simulators.cli", "--data-dir", str(data_dir), *command],
-            capture_output=True, text=True, env=env_for(data_dir), timeout=120, cwd=REPO,
-        )
+    mrn = population.ground_truth[next(iter(population.ground_truth))].mrn
+    for command in (["simulate", "wearables", "--patients", mrn], ["ingest", "--max-seconds", "3"]):
+        result = patient360(data_dir, *command, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9")
+        assert result.returncode == 2, result.stderr  # a clear error, not a crash
         said += [result.stdout, result.stderr]
     return said
 
@@ -248,8 +232,8 @@ ALLOWED = {"p360-local-only"}
 
 
 def tracked_files() -> list[Path]:
-    out = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    return [REPO / line for line in out.splitlines() if line]
+    out = subprocess.run(["git", "ls-files"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True).stdout
+    return [PROJECT_DIR / line for line in out.splitlines() if line]
 
 
 def test_no_hard_coded_credentials_and_profiles_read_the_environment() -> None:
@@ -257,18 +241,18 @@ def test_no_hard_coded_credentials_and_profiles_read_the_environment() -> None:
     for path in tracked_files():
         if path.suffix not in {".py", ".yml", ".yaml", ".sql", ".cfg", ".toml", ".ini", ".sh", ".md", ".env"}:
             continue
-        if not path.exists() or path.is_relative_to(REPO / "tests"):
+        if not path.exists() or path.is_relative_to(PROJECT_DIR / "tests"):
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
             for match in SECRET_ASSIGNMENT.finditer(line):
                 if match.group(2) not in ALLOWED:
-                    found.append(f"{path.relative_to(REPO)}:{number}")
+                    found.append(f"{path.relative_to(PROJECT_DIR)}:{number}")
     assert not found, f"hard-coded secrets: {found}"
     assert SECRET_ASSIGNMENT.search('password = "hunter22"'), "the pattern must catch a planted secret"
 
     import yaml  # dbt's own dependency
 
-    profiles = yaml.safe_load((REPO / "profiles" / "profiles.yml").read_text(encoding="utf-8"))
+    profiles = yaml.safe_load((PROJECT_DIR / "profiles" / "profiles.yml").read_text(encoding="utf-8"))
     redshift = profiles["patient360"]["outputs"]["redshift"]
     for key in ("host", "user", "password", "port", "dbname", "schema"):
         assert re.fullmatch(r"\{\{ env_var\('REDSHIFT_[A-Z]+'(, '[^']*')?\)( \| as_number)? \}\}",

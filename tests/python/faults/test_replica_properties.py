@@ -7,7 +7,6 @@ ResyncInitiated -> Synced, and the replica has the new column and equals the sou
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
 import time
@@ -21,16 +20,16 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from simulators.front_desk.connection import MySqlSettings, connect
+from patient360.local_aws.zero_etl.mysql import connect
+from patient360.local_aws.zero_etl.replicator import METADATA_SCHEMA, Replicator
+from patient360.local_aws.zero_etl.verify import compare
+from patient360.settings import MySqlSettings
 from simulators.front_desk.schema import COLUMNS, STATUSES, TABLE
-from simulators.zero_etl.replicator import METADATA_SCHEMA, Replicator
-from simulators.zero_etl.verify import compare
-from tests.python.conftest import fresh_source
 from tests.python.faults.conftest import Figures
+from tests.python.support import PROJECT_DIR, child_env, fresh_source
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
-REPO = Path(__file__).resolve().parents[3]
 PATIENTS = [f"prop-{n}" for n in range(5)]
 DAY = datetime(2026, 4, 6, 8, 0)
 SLOTS = 40
@@ -124,10 +123,10 @@ class Desk:
 
 
 def follower(settings: MySqlSettings, data_dir: Path, zetl_db: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **settings.as_env(), "P360_DATA_DIR": str(data_dir), "P360_ZETL_DB": zetl_db}
+    env = child_env(data_dir, P360_ZETL_DB=zetl_db, **settings.as_env())
     return subprocess.Popen(
-        [sys.executable, "-m", "simulators.zero_etl.replicator", "--follow", "--timeout", "120"],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=(data_dir / f"{zetl_db}.log").open("ab"),
+        [sys.executable, "-m", "patient360", "--data-dir", str(data_dir), "replicate", "--timeout", "120"],
+        env=env, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=(data_dir / f"{zetl_db}.log").open("ab"),
     )
 
 
@@ -170,7 +169,7 @@ def test_replica_equals_source_after_random_operations_and_kills(
     replicator.run(until_caught_up=True, timeout=60)
     comparison = compare(settings_, replicator.replica_path, TABLE, COLUMNS)
     assert comparison.equal, comparison.summary()
-    from simulators.zero_etl.verify import replica_rows
+    from patient360.local_aws.zero_etl.verify import replica_rows
 
     assert sorted(replica_rows(replicator.replica_path, database, TABLE, COLUMNS)) == desk.model_rows()
     assert replica_states(replicator.replica_path)[TABLE] == ("Synced", None)

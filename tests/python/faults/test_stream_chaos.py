@@ -30,27 +30,27 @@ from pathlib import Path
 
 import pytest
 
+from patient360.local_aws.streaming.broker import LocalBroker, start_local_broker
+from patient360.local_aws.streaming.kafka_client import ensure_topic, make_producer, produce_records
+from patient360.local_aws.streaming.landing import landing_lock, landing_path
 from simulators.wearables.events import generate_events
 from simulators.wearables.faults import BAD_KINDS, DUPLICATE, EVENT, Record, with_faults
-from simulators.wearables.producer import ensure_topic, make_producer, produce_records
-from simulators.zero_etl.kafka_broker import LocalBroker, start_local_broker
-from simulators.zero_etl.stream_landing import FAULT_ENV, landing_lock, landing_path, refresh
 from tests.python.faults.conftest import Figures
-from tests.python.test_wearables_stream_e2e import (
+from tests.python.support import PROJECT_DIR, child_env, land
+from tests.python.support.oracle import rejection_reason
+from tests.python.support.stream import (
     ODD_RECORDS,
+    TOPIC,
     assert_landed_exactly_once,
     check_models_against_oracle,
+    dbt_ok,
     landing_rows,
     model_snapshot,
-    run_dbt,
     warehouse,
 )
-from tests.python.wearables_oracle import rejection_reason
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
-REPO = Path(__file__).resolve().parents[3]
-TOPIC = "wearables_stream"  # the topic the dbt sources read by default
 PATIENTS = [f"chaos-{n:03d}" for n in range(8)]
 KILLS = 13
 STALL_SECONDS = 3.0
@@ -66,12 +66,12 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
 
 
 def follower(data_dir: Path, bootstrap: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "P360_DATA_DIR": str(data_dir)}
-    env.pop(FAULT_ENV, None)
+    """``patient360 ingest --follow`` as a child process, small batches (many commits to kill between)."""
+    env = child_env(data_dir, KAFKA_BOOTSTRAP_SERVERS=bootstrap, P360_WEARABLES_TOPIC=TOPIC)
     return subprocess.Popen(
-        [sys.executable, "-m", "simulators.zero_etl.stream_landing", "follow", "--topic", TOPIC,
-         "--bootstrap-servers", bootstrap, "--data-dir", str(data_dir), "--max-batch-records", "60"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=(data_dir / "ingestor.log").open("ab"),
+        [sys.executable, "-m", "patient360", "--data-dir", str(data_dir), "ingest", "--follow",
+         "--max-batch-records", "60"],
+        cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=(data_dir / "ingestor.log").open("ab"),
     )
 
 
@@ -143,7 +143,7 @@ def test_stream_survives_kills_stalls_retries_and_bad_records(
         landed_after_kill.append(landed_count(data_dir))
         if kill == midway_build_at:
             # dbt reads the landing file while the stream goes on (the incremental path under chaos)
-            run_dbt(data_dir, "build", "--select", "tag:wearables")
+            dbt_ok(data_dir, "build", "--select", "tag:wearables")
             faults["dbt_build_mid_stream"] += 1
     thread.join(timeout=120)
     assert producer_done.is_set() and not producer_errors, producer_errors
@@ -152,10 +152,10 @@ def test_stream_survives_kills_stalls_retries_and_bad_records(
     mid_stream = sum(0 < n < len(records) for n in landed_after_kill)
     assert mid_stream >= 3, f"only {mid_stream} kill(s) came mid-stream"
 
-    final = refresh(bootstrap_servers=broker.bootstrap_servers, topic=TOPIC, data_dir=data_dir, idle_polls=4)
+    final = land(broker.bootstrap_servers, data_dir, topic=TOPIC, idle_polls=4)
     assert landed_count(data_dir) == len(records), f"{final.landed} landed by the final refresh"
     assert_landed_exactly_once(data_dir, records, TOPIC)
-    run_dbt(data_dir, "build", "--select", "tag:wearables")
+    dbt_ok(data_dir, "build", "--select", "tag:wearables")
     check_models_against_oracle(data_dir)
 
     # Against the generator's own labels (not the landing table): exactly the unique valid events...
@@ -189,7 +189,7 @@ def test_stream_survives_kills_stalls_retries_and_bad_records(
 
     # the incremental path (a build mid-stream, then one at the end) equals a full rebuild
     incremental = model_snapshot(data_dir)
-    run_dbt(data_dir, "run", "--select", "tag:wearables", "--full-refresh")
+    dbt_ok(data_dir, "run", "--select", "tag:wearables", "--full-refresh")
     assert model_snapshot(data_dir) == incremental, "full refresh differs from the incremental path"
 
     record_figures(Figures(

@@ -3,17 +3,15 @@ sample and on the simulator population (one dbt build of just those models and t
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from patient360.sql_on_fhir._healthlake import import_bulk_export
+from patient360.warehouse import connect_warehouse, relation_name
 from simulators.fhir.population import PopulationConfig, generate_population, write_bulk_export
-from simulators.settings import load_settings
-from simulators.warehouse import connect_warehouse, relation_name
-from tests.python.conftest import HEALTHLAKE_DB, SYNTHEA_DIR, run_dbt
+from tests.python.support import HEALTHLAKE_DB, run_dbt, settings_for, synthea_sample
 
 VIEWS = (
     "immunizations", "conditions", "encounters", "heart_rate_observations",
@@ -25,11 +23,6 @@ SELECTION = [
 ]
 
 
-def synthea_dir() -> Path:
-    # P360_SYNTHEA_DIR overrides the shared sample (read here until patient360/settings.py exists).
-    return Path(os.environ.get("P360_SYNTHEA_DIR", SYNTHEA_DIR))
-
-
 def build_and_compare(data_dir: Path) -> dict[str, int]:
     """dbt build of the hand-written and ViewDefinition staging with their tests (the differential ones
     included); returns the row count of each ViewDefinition-based model."""
@@ -37,7 +30,7 @@ def build_and_compare(data_dir: Path) -> dict[str, int]:
     assert build.returncode == 0, build.stdout[-4000:]
     for view in VIEWS:
         assert f"PASS assert_sof_{view}_match_hand_written" in build.stdout, build.stdout[-4000:]
-    con: duckdb.DuckDBPyConnection = connect_warehouse(load_settings(data_dir))
+    con: duckdb.DuckDBPyConnection = connect_warehouse(settings_for(data_dir))
     try:
         counts: dict[str, int] = {}
         for view in VIEWS:
@@ -51,9 +44,7 @@ def build_and_compare(data_dir: Path) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_synthea_sample_rows_are_identical(tmp_path: Path) -> None:
-    if not synthea_dir().is_dir():
-        pytest.skip(f"Synthea sample not found at {synthea_dir()}: set P360_SYNTHEA_DIR")
-    import_bulk_export(synthea_dir(), tmp_path, HEALTHLAKE_DB)
+    import_bulk_export(synthea_sample(), tmp_path, HEALTHLAKE_DB)  # skips, naming P360_SYNTHEA_DIR, when absent
     counts = build_and_compare(tmp_path)
     # The sample has no heart-rate observations: that view is proven on the population below.
     assert {v: counts[v] for v in VIEWS[:4]} == {

@@ -1,0 +1,1 @@
+"""AWS HealthLake stand-in: bulk NDJSON import into the Iceberg-like layout Redshift reads."""

@@ -1,0 +1,1 @@
+"""patient360 status: collect what is where, then render it."""
