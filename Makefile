@@ -10,7 +10,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup setup-airflow services demo test test-faults test-redshift lint redshift-check bench bench-zero-etl bench-wearables bench-fhir bench-dbt bench-freshness clean
+.PHONY: setup setup-airflow services demo test test-faults test-redshift lint redshift-check sof-conformance sof-views bench bench-zero-etl bench-wearables bench-fhir bench-dbt bench-freshness clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,15 @@ test: setup setup-airflow lint services
 # with a DuckDB build of the same data.
 test-redshift: setup
 	$(BIN)/python -m patient360.redshift_check.live
+
+# SQL-on-FHIR v2: the official suite on DuckDB (P360_SOF_SUITE_DIR, default ../shared/sql-on-fhir-v2),
+# prints "N passed, M failed" and writes <data dir>/test_report.json; sof-views regenerates the dbt macros.
+sof-conformance: setup
+	@mkdir -p .local
+	$(BIN)/python -m patient360.sql_on_fhir.conformance 
+
+sof-views: setup
+	$(BIN)/python -m patient360.sql_on_fhir.dbt_models
 
 # The fault and bad-input suite alone (also part of `make test`), with every test's figures printed.
 test-faults: setup services

@@ -237,9 +237,16 @@ def super_value_not_cast(tree: BaseSegment, sql: str, context: Context) -> list[
     found = []
     for select in tree.recursive_crawl("select_statement"):
         for path, ancestors in _super_paths(select):
-            if not any(is_cast(a) for a in ancestors):
+            if not any(is_cast(a) for a in ancestors) and not _null_test(path, ancestors):
                 found.append(f"SUPER path {path.raw} is used without a cast")
     return sorted(set(found))
+
+
+def _null_test(path: BaseSegment, ancestors: tuple) -> bool:
+    """``<path> is [not] null`` reads no value: SUPER's null test needs no cast (and a missing path is null)."""
+    parent = ancestors[-1] if ancestors else None
+    tested = re.escape(path.raw) + r"(\[\d+\]|\.\w+)*\s+is\s+(not\s+)?null"
+    return parent is not None and re.fullmatch(tested, parent.raw.strip(), re.IGNORECASE) is not None
 
 
 @rule("outer_join_with_super")

@@ -142,3 +142,10 @@ def test_grammar_gaps_match_only_dbt_redshift_catalog_queries() -> None:
 def test_recording_a_directory_that_is_not_a_dbt_project_names_it(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=f"{tmp_path} is not a dbt project"):
         record(tmp_path)
+
+
+def test_a_null_test_on_a_super_path_needs_no_cast_but_its_value_does() -> None:
+    checked = "from awsdatacatalog.db.patient as r, r.contact as h0 where h0.telecom[0] is not null"
+    assert check_sql(f"select cast(h0.telecom[0].value as varchar(256)) as tel {checked}") == []
+    [violation] = check_sql(f"select h0.telecom[0].value as tel {checked}")
+    assert violation.rule == "super_value_not_cast"
