@@ -210,7 +210,12 @@ def _unnest_aliases(select: BaseSegment) -> set[str]:
         alias = next(iter(expression.recursive_crawl("alias_expression")), None)
         if source is not None and alias is not None and len(reference_parts(source)) == 2:
             aliases.add(reference_parts(alias)[-1] if reference_parts(alias) else alias.raw.split()[-1].lower())
+        elif at_index := _UNNEST_AT.fullmatch(expression.raw.strip()):
+            aliases.add(at_index.group(1).lower())  # sqlfluff has no alias segment for `... as x at i`
     return aliases
+
+
+_UNNEST_AT = re.compile(r"\w+\.\w+\s+(?:as\s+)?(\w+)\s+at\s+\w+", re.IGNORECASE)
 
 
 def _super_paths(select: BaseSegment) -> Iterator[tuple[BaseSegment, tuple]]:
@@ -237,16 +242,30 @@ def super_value_not_cast(tree: BaseSegment, sql: str, context: Context) -> list[
     found = []
     for select in tree.recursive_crawl("select_statement"):
         for path, ancestors in _super_paths(select):
-            if not any(is_cast(a) for a in ancestors) and not _null_test(path, ancestors):
+            if not any(is_cast(a) for a in ancestors) and not _reads_no_value(path, ancestors):
                 found.append(f"SUPER path {path.raw} is used without a cast")
     return sorted(set(found))
 
 
-def _null_test(path: BaseSegment, ancestors: tuple) -> bool:
-    """``<path> is [not] null`` reads no value: SUPER's null test needs no cast (and a missing path is null)."""
+# Functions that take a SUPER value as it is (its shape, not its content as text or a number).
+# https://docs.aws.amazon.com/redshift/latest/dg/get_array_length.html,
+# https://docs.aws.amazon.com/redshift/latest/dg/r_Type_information_functions.html
+SUPER_SHAPE_FUNCTIONS = frozenset({"get_array_length", "is_array", "is_object", "is_scalar", "json_typeof",
+                                   "json_size", "json_serialize"})
+
+
+def _reads_no_value(path: BaseSegment, ancestors: tuple) -> bool:
+    """``<path> is [not] null`` or a SUPER shape function reads no value: no cast is needed (a missing path is
+    null either way)."""
     parent = ancestors[-1] if ancestors else None
     tested = re.escape(path.raw) + r"(\[\d+\]|\.\w+)*\s+is\s+(not\s+)?null"
-    return parent is not None and re.fullmatch(tested, parent.raw.strip(), re.IGNORECASE) is not None
+    if parent is not None and re.fullmatch(tested, parent.raw.strip(), re.IGNORECASE):
+        return True
+    functions = [a for a in ancestors if a.is_type("function")]
+    if not functions:
+        return False
+    name = functions[-1].raw.split("(", 1)[0].strip().lower()
+    return name in SUPER_SHAPE_FUNCTIONS
 
 
 @rule("outer_join_with_super")

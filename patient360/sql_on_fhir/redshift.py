@@ -176,7 +176,9 @@ class RedshiftCompiler:
         if value.choice is not None:
             raise self.fail(column.path.where, f"choice element {value.choice.name}[x] needs ofType()")
         if column.collection:
-            return value.sql if value.many else f"array({value.sql})"  # SUPER array, like a JSON list
+            # a SUPER array, like a JSON list; the explicit cast says it stays SUPER on purpose (the rules ask
+            # every navigated value to be cast to what it is used as)
+            return f"cast({value.sql} as super)" if value.many else f"array({value.sql})"
         if value.many:
             raise self.fail(column.path.where, f"column {column.name!r} can give several values")
         if column.type and value.primitive and redshift_type(column.type) != redshift_type(value.type_name):

@@ -149,3 +149,11 @@ def test_a_null_test_on_a_super_path_needs_no_cast_but_its_value_does() -> None:
     assert check_sql(f"select cast(h0.telecom[0].value as varchar(256)) as tel {checked}") == []
     [violation] = check_sql(f"select h0.telecom[0].value as tel {checked}")
     assert violation.rule == "super_value_not_cast"
+
+
+def test_super_shape_functions_need_no_cast_and_at_index_aliases_are_super() -> None:
+    unnested = "from awsdatacatalog.db.allergy as r, r.reaction as i0 at i0_index"
+    assert check_sql(f"select cast(r.id as varchar(64)) as id {unnested} "
+                     "where coalesce(get_array_length(i0.manifestation), 0) = 0") == []
+    [violation] = check_sql(f"select upper(i0.severity) as severity {unnested}")
+    assert violation.rule == "super_value_not_cast" and "i0.severity" in violation.message
