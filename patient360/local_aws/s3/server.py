@@ -1,5 +1,6 @@
-"""s3rver, the S3 stand-in: installed with npm beside this module (package.json pins it), run with node in
-its own session, files under ``<data dir>/s3``, found again by later commands through a state file."""
+"""s3rver, the S3 stand-in: installed once with npm into ``<project>/.cache/s3rver`` from the package.json
+beside this module (it pins the version), run with node in its own session, files under ``<data dir>/s3``,
+found again by later commands through a state file."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+from patient360.settings import PROJECT_DIR
+
+PACKAGE_JSON = Path(__file__).resolve().parent / "package.json"
+INSTALL_DIR = PROJECT_DIR / ".cache" / "s3rver"  # outside the source tree: node_modules is not our code
 LOOPBACK = "127.0.0.1"
 
 
@@ -33,13 +37,15 @@ class S3Server:
 
 def s3rver_script() -> Path:
     """The s3rver entry point, installed with npm on first use (node and npm must be on PATH)."""
-    script = PACKAGE_DIR / "node_modules" / "s3rver" / "bin" / "s3rver.js"
+    script = INSTALL_DIR / "node_modules" / "s3rver" / "bin" / "s3rver.js"
     if script.exists():
         return script
     npm = shutil.which("npm")
     if npm is None:
         raise S3StandInError("npm is not on PATH: the S3 stand-in (s3rver) needs node and npm")
-    completed = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PACKAGE_DIR,
+    INSTALL_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PACKAGE_JSON, INSTALL_DIR / "package.json")
+    completed = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=INSTALL_DIR,
                                capture_output=True, text=True, timeout=600, check=False)
     if completed.returncode != 0 or not script.exists():
         raise S3StandInError(f"npm install of s3rver failed: {completed.stderr.strip()[-500:]}")

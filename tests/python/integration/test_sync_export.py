@@ -40,8 +40,8 @@ ZETL_DB = "zetl_sync_test"
 TOPIC = "wearables_stream_sync"
 AS_OF = "2026-03-05 12:00:00"
 # Models and the snapshot only: the project's data tests run elsewhere; this module tests the sync.
-BUILD = ("build", "--select", "+patient_360_sync+", "+outreach_events_quarantine", "--exclude-resource-type", "test", "unit_test",
-         "--vars", f"{{as_of: '{AS_OF}', wearables_topic: {TOPIC}}}")
+BUILD = ("build", "--select", "+patient_360_sync+", "+outreach_events_quarantine",
+         "--exclude-resource-type", "test", "unit_test", "--vars", f"{{as_of: '{AS_OF}', wearables_topic: {TOPIC}}}")
 ENV = {"P360_ZETL_DB": ZETL_DB, "P360_WEARABLES_TOPIC": TOPIC, "KAFKA_BOOTSTRAP_SERVERS": ""}
 
 
@@ -115,8 +115,8 @@ def test_initial_export_equals_patient_360(warehouse: dict[str, Any]) -> None:
     expected = table(data_dir, "select * from main_marts.patient_360")
     columns = [row[0] for row in table(data_dir, "describe main_marts.patient_360")]
     assert len(exported) == len(expected) >= 12
-    as_tuples = sorted(tuple(row[c] for c in columns) for row in exported)
-    assert as_tuples == sorted(expected, key=lambda r: tuple(map(str, r))) or as_tuples == sorted(expected)
+    by_patient = {row["patient_id"]: tuple(row[c] for c in columns) for row in exported}
+    assert by_patient == {row[0]: row for row in expected}  # every column of every row, each patient once
     assert all(row["last_updated_at"] is not None for row in exported)
 
 
@@ -152,15 +152,42 @@ def _change_the_three_sources(warehouse: dict[str, Any]) -> dict[str, str]:
     return {"healthlake": renamed, "front_desk": desk_patient, "wearables": wearer}
 
 
-def test_incremental_export_after_changes_in_the_three_sources_survives_sigkill(warehouse: dict[str, Any]) -> None:
-    data_dir, out = warehouse["data_dir"], warehouse["out"]
+def _write_back_outreach(data_dir: Path, folder: Path) -> dict[str, tuple[datetime, str]]:
+    """Outreach events for three patients (one with only bad rows) and one unknown id, via the CLI."""
+    ids = [row[0] for row in table(data_dir, "select patient_id from main_marts.patient_360 order by 1")]
+    folder.mkdir()
+    (folder / "outreach.csv").write_text(
+        "patient_id,event_type,occurred_at\n"
+        f"{ids[1]},sent,2026-03-04T09:00:00Z\n{ids[1]},reached,2026-03-04T10:30:00Z\n"
+        f"{ids[2]},declined,2026-03-03 16:00:00\n"
+        "not-a-patient,sent,2026-03-04T09:00:00Z\n"
+        f"{ids[3]},faxed,2026-03-04T09:00:00Z\n"
+        f"{ids[3]},opened,last tuesday\n"
+    )
+    result = run_cli(data_dir, "sync", "import-engagement", str(folder), "--no-build", **ENV)
+    assert result.returncode == 0, result.stderr
+    return {ids[1]: (datetime(2026, 3, 4, 10, 30), "reached"), ids[2]: (datetime(2026, 3, 3, 16, 0), "declined"),
+            "quarantined": ids[3]}  # type: ignore[dict-item]
+
+
+@pytest.fixture(scope="module")
+def changed_round(warehouse: dict[str, Any]) -> dict[str, Any]:
+    """One round of changes: the three sources and the engagement write-back, then one rebuild."""
+    data_dir = warehouse["data_dir"]
     before = described(data_dir)
     touched = _change_the_three_sources(warehouse)
+    outreach = _write_back_outreach(data_dir, data_dir / "engagement")
     build(data_dir)
     after = described(data_dir)
-    changed = {pid for pid in after if before.get(pid) != after[pid]}
-    assert set(touched.values()) <= changed, (touched, changed)
+    return {"touched": touched, "outreach": outreach,
+            "changed": {pid for pid in after if before.get(pid) != after[pid]}}
 
+
+def test_incremental_export_after_changes_in_the_three_sources_survives_sigkill(
+    warehouse: dict[str, Any], changed_round: dict[str, Any]
+) -> None:
+    data_dir, out, changed = warehouse["data_dir"], warehouse["out"], changed_round["changed"]
+    assert set(changed_round["touched"].values()) <= changed, (changed_round["touched"], changed)
     files_before = set(p.name for p in out.iterdir())
     killed = export(data_dir, out, P360_SYNC_FAULT="kill_mid_write")
     assert killed.returncode == -signal.SIGKILL
@@ -173,39 +200,26 @@ def test_incremental_export_after_changes_in_the_three_sources_survives_sigkill(
     assert len(new_files) == 1, new_files  # the repeated batch replaced its own file
     exported = [row["patient_id"] for row in parquet_rows(out, new_files)]
     assert sorted(exported) == sorted(changed)  # exactly the changed patients, once each
+    outreach_patients = {pid for pid in changed_round["outreach"] if pid != "quarantined"}
+    assert outreach_patients <= set(exported)  # the write-back travels out with the next sync
     assert "nothing changed" in export(data_dir, out).stderr
 
 
-def test_engagement_written_back_shows_in_patient_360_and_the_next_export(
-    warehouse: dict[str, Any], tmp_path: Path
+def test_engagement_written_back_shows_in_patient_360_with_bad_rows_quarantined(
+    warehouse: dict[str, Any], changed_round: dict[str, Any]
 ) -> None:
-    data_dir, out = warehouse["data_dir"], warehouse["out"]
-    ids = [row[0] for row in table(data_dir, "select patient_id from main_marts.patient_360 order by 1")]
-    (tmp_path / "outreach.csv").write_text(
-        "patient_id,event_type,occurred_at\n"
-        f"{ids[1]},sent,2026-03-04T09:00:00Z\n{ids[1]},reached,2026-03-04T10:30:00Z\n"
-        f"{ids[2]},declined,2026-03-03 16:00:00\n"
-        "not-a-patient,sent,2026-03-04T09:00:00Z\n"
-        f"{ids[3]},faxed,2026-03-04T09:00:00Z\n"
-        f"{ids[3]},opened,last tuesday\n"
-    )
-    files_before = set(p.name for p in out.iterdir())
-    result = run_cli(data_dir, "sync", "import-engagement", str(tmp_path), "--no-build", **ENV)
-    assert result.returncode == 0, result.stderr
-    build(data_dir)
-    outreach = dict((r[0], r[1:]) for r in table(
+    data_dir, expected = warehouse["data_dir"], dict(changed_round["outreach"])
+    quarantined_patient = expected.pop("quarantined")
+    outreach = {r[0]: r[1:] for r in table(
         data_dir, "select patient_id, last_outreach_at, last_outreach_outcome from main_marts.patient_360 "
-                  "where last_outreach_at is not null"))
-    assert outreach == {ids[1]: (datetime(2026, 3, 4, 10, 30), "reached"),
-                        ids[2]: (datetime(2026, 3, 3, 16, 0), "declined")}
+                  "where last_outreach_at is not null")}
+    assert outreach == expected
     quarantined = sorted(r for r in table(data_dir, "select patient_id, quarantine_reason "
                                                     "from main_marts.outreach_events_quarantine"))
-    assert quarantined == sorted([("not-a-patient", "unknown_patient"), (ids[3], "unknown_event_type"),
-                                  (ids[3], "bad_time")])
+    assert quarantined == sorted([("not-a-patient", "unknown_patient"), (quarantined_patient, "unknown_event_type"),
+                                  (quarantined_patient, "bad_time")])
     # Re-importing the same file replaces its rows: no duplicate events.
-    again = run_cli(data_dir, "sync", "import-engagement", str(tmp_path / "outreach.csv"), "--no-build", **ENV)
+    again = run_cli(data_dir, "sync", "import-engagement", str(data_dir / "engagement" / "outreach.csv"),
+                    "--no-build", **ENV)
     assert again.returncode == 0, again.stderr
     assert table(data_dir, "select count(*) from engagement_raw.outreach_events")[0][0] == 6
-    assert export(data_dir, out).returncode == 0
-    new_files = sorted(set(p.name for p in out.iterdir()) - files_before)
-    assert sorted(row["patient_id"] for row in parquet_rows(out, new_files)) == sorted([ids[1], ids[2]])
