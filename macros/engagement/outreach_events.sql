@@ -1,21 +1,23 @@
 {#-
-    The raw outreach table, or an empty relation of the same columns before the first import: the table is
-    created by the loader (COPY on Redshift), so a build that runs first must not fail on its absence.
+    The raw outreach table the write-back loads (COPY on Redshift, inserts locally), created by every dbt
+    run (on-run-start) so that a build before the first import finds it empty rather than missing. Every
+    value is text: a bad row is quarantined downstream, never refused by the load. The loader
+    (patient360/sync/redshift_sql.py: engagement_table_ddl) creates the same table when it runs first.
 -#}
-{% macro outreach_events_or_empty() -%}
-    {%- set relation = load_relation(source('engagement', 'outreach_events')) if execute else none -%}
-    {%- if relation is not none -%}
-        select * from {{ source('engagement', 'outreach_events') }}
-    {%- else -%}
-        select
-            cast(null as varchar(256)) as patient_id,
-            cast(null as varchar(256)) as event_type,
-            cast(null as varchar(256)) as occurred_at,
-            cast(null as varchar(1024)) as source_file,
-            cast(null as integer) as source_row,
-            cast(null as timestamp) as loaded_at
-        where 1 = 0
-    {%- endif -%}
+{% macro create_outreach_events_schema() -%}
+    create schema if not exists {{ env_var('P360_ENGAGEMENT_SCHEMA', 'engagement_raw') }}
+{%- endmacro %}
+
+{#- One statement per hook: the Redshift driver sends one statement at a time. -#}
+{% macro create_outreach_events_table() -%}
+    create table if not exists {{ env_var('P360_ENGAGEMENT_SCHEMA', 'engagement_raw') }}.outreach_events (
+        patient_id varchar(256),
+        event_type varchar(256),
+        occurred_at varchar(256),
+        source_file varchar(1024),
+        source_row integer,
+        loaded_at timestamp
+    )
 {%- endmacro %}
 
 

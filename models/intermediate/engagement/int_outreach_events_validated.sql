@@ -12,9 +12,9 @@ with outreach_events as (
 known_patients as (
 
     select patient_id from {{ ref('dim_patient') }}
-    union
+    union distinct
     select patient_id from {{ ref('int_appointments_summarised') }}
-    union
+    union distinct
     select patient_id from {{ ref('int_wearable_activity_summarised') }}
 
 )

@@ -1,7 +1,7 @@
 {#- One row per loaded outreach event, typed: event type normalised, time parsed (null when unparsable). -#}
 with outreach_events as (
 
-    {{ outreach_events_or_empty() }}
+    select * from {{ source('engagement', 'outreach_events') }}
 
 )
 
