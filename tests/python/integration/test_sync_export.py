@@ -23,11 +23,12 @@ import pytest
 
 from patient360.local_aws.healthlake.bulk_import import import_bulk_export
 from patient360.local_aws.healthlake.catalog import front_desk_patients as patients_from_healthlake
-from patient360.local_aws.streaming.broker import start_local_broker
+from patient360.local_aws.streaming.broker import free_port, start_local_broker
 from patient360.local_aws.streaming.kafka_client import ensure_topic, produce_records
 from patient360.local_aws.zero_etl.mysql import connect
 from patient360.local_aws.zero_etl.replicator import Replicator
 from patient360.settings import FRONT_DESK_DATABASE
+from patient360.sync.s3 import S3Location, ensure_bucket, list_keys, s3_client
 from simulators.fhir.population import PopulationConfig, generate_population, write_bulk_export
 from simulators.front_desk.operations import FrontDeskSimulator, apply
 from simulators.front_desk.schema import TABLE
@@ -223,3 +224,34 @@ def test_engagement_written_back_shows_in_patient_360_with_bad_rows_quarantined(
                     "--no-build", **ENV)
     assert again.returncode == 0, again.stderr
     assert table(data_dir, "select count(*) from engagement_raw.outreach_events")[0][0] == 6
+
+
+def test_export_to_the_s3_stand_in_and_engagement_read_back_from_it(
+    warehouse: dict[str, Any], tmp_path: Path
+) -> None:
+    """s3rver started by the project: the initial export lands as one object, then an engagement file is read
+    from a bucket by the import (same boto3 calls as on AWS)."""
+    data_dir = warehouse["data_dir"]
+    started = run_cli(data_dir, "services", "start", "s3", P360_S3_PORT=str(free_port()))
+    assert started.returncode == 0, started.stderr
+    endpoint = started.stdout.strip().split("=", 1)[1]
+    try:
+        env = {**ENV, "P360_S3_ENDPOINT_URL": endpoint}
+        result = run_cli(data_dir, "sync", "export", "--initial", "--to", "s3://activation/p360", **env)
+        assert result.returncode == 0, result.stderr
+        client = s3_client(endpoint, None)
+        keys = list_keys(client, S3Location.parse("s3://activation/p360"))
+        assert len(keys) == 1 and keys[0].startswith("p360/patient_360__care_team__initial__")
+        client.download_file("activation", keys[0], str(tmp_path / "initial.parquet"))
+        exported = duckdb.sql(f"select count(*) from read_parquet('{tmp_path / 'initial.parquet'}')").fetchone()
+        assert exported == table(data_dir, "select count(*) from main_marts.patient_360")[0]
+        ensure_bucket(client, "platform")
+        (tmp_path / "late.csv").write_text(
+            "patient_id,event_type,occurred_at\nnot-a-patient,opened,2026-03-04T11:00:00Z\n")
+        client.upload_file(str(tmp_path / "late.csv"), "platform", "outreach/late.csv")
+        imported = run_cli(data_dir, "sync", "import-engagement", "s3://platform/outreach", "--no-build", **env)
+        assert imported.returncode == 0, imported.stderr
+        assert table(data_dir, "select count(*) from engagement_raw.outreach_events "
+                               "where source_file = 's3://platform/outreach/late.csv'")[0][0] == 1
+    finally:
+        assert run_cli(data_dir, "services", "stop", "s3").returncode == 0
