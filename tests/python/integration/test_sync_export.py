@@ -243,7 +243,7 @@ def test_export_to_the_s3_stand_in_and_engagement_read_back_from_it(
         keys = list_keys(client, S3Location.parse("s3://activation/p360"))
         assert len(keys) == 1 and keys[0].startswith("p360/patient_360__care_team__initial__")
         client.download_file("activation", keys[0], str(tmp_path / "initial.parquet"))
-        exported = duckdb.sql(f"select count(*) from read_parquet('{tmp_path / 'initial.parquet'}')").fetchone()
+        exported = duckdb.sql(f"select count(*) from read_parquet('{tmp_path / 'initial.parquet'}')").fetchall()[0]
         assert exported == table(data_dir, "select count(*) from main_marts.patient_360")[0]
         ensure_bucket(client, "platform")
         (tmp_path / "late.csv").write_text(
