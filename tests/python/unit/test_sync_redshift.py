@@ -16,7 +16,7 @@ import sqlfluff
 from botocore.stub import Stubber
 
 from patient360.settings import SyncSettings
-from patient360.sync.export import batch_name, parse_every
+from patient360.sync.export import batch_name, export_every, parse_every
 from patient360.sync.profiles import export_profile
 from patient360.sync.redshift_data_api import Backoff, DataApiError, DataApiTarget, RedshiftDataApi
 from patient360.sync.redshift_source import RedshiftSource, sync_relation
@@ -160,3 +160,15 @@ def test_watermark_round_trip_and_batch_names(tmp_path: Path) -> None:
     assert batch_name("care_team", AFTER, UPTO) == (
         "patient_360__care_team__20260301T120000123456__20260302T083000000000.parquet")
     assert batch_name("analytics", None, UPTO).startswith("patient_360__analytics__initial__")
+
+
+def test_every_keeps_syncing_on_its_cadence_until_stopped() -> None:
+    rounds: list[int] = []
+    slept: list[float] = []
+
+    def export() -> None:
+        rounds.append(len(rounds))
+
+    done = export_every(2.5, export, lambda batch: None, stop=lambda: len(rounds) >= 3, sleep=slept.append)
+    assert done == 3 and rounds == [0, 1, 2]
+    assert slept == pytest.approx([1.0, 1.0, 0.5] * 2, abs=0.01)  # the interval, in steps short enough to notice a stop request
