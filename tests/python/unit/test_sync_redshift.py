@@ -171,4 +171,5 @@ def test_every_keeps_syncing_on_its_cadence_until_stopped() -> None:
 
     done = export_every(2.5, export, lambda batch: None, stop=lambda: len(rounds) >= 3, sleep=slept.append)
     assert done == 3 and rounds == [0, 1, 2]
-    assert slept == pytest.approx([1.0, 1.0, 0.5] * 2, abs=0.01)  # the interval, in steps short enough to notice a stop request
+    # the interval, in steps short enough to notice a stop request
+    assert slept == pytest.approx([1.0, 1.0, 0.5] * 2, abs=0.01)
