@@ -119,6 +119,16 @@ def test_initial_export_equals_patient_360(warehouse: dict[str, Any]) -> None:
     by_patient = {row["patient_id"]: tuple(row[c] for c in columns) for row in exported}
     assert by_patient == {row[0]: row for row in expected}  # every column of every row, each patient once
     assert all(row["last_updated_at"] is not None for row in exported)
+    # The analytics profile: the same rows, PHI masked by the warehouse's analyst views.
+    masked_out = data_dir / "out-analytics"
+    assert export(data_dir, masked_out, "--initial", "--profile", "analytics").returncode == 0
+    masked = {row["patient_id"]: row for row in parquet_rows(masked_out, sorted(p.name for p in masked_out.iterdir()))}
+    assert masked.keys() == by_patient.keys()
+    named = [row for row in masked.values() if row["given_name"] is not None]
+    assert named and all(row["given_name"] == "REDACTED" and row["phone_number"] in (None, "REDACTED")
+                         for row in named)
+    clear_mrns = {row["mrn"] for row in exported if row["mrn"]}
+    assert clear_mrns and not clear_mrns & {row["mrn"] for row in masked.values()}
 
 
 def _change_the_three_sources(warehouse: dict[str, Any]) -> dict[str, str]:
@@ -203,7 +213,10 @@ def test_incremental_export_after_changes_in_the_three_sources_survives_sigkill(
     assert sorted(exported) == sorted(changed)  # exactly the changed patients, once each
     outreach_patients = {pid for pid in changed_round["outreach"] if pid != "quarantined"}
     assert outreach_patients <= set(exported)  # the write-back travels out with the next sync
-    assert "nothing changed" in export(data_dir, out).stderr
+    last = export(data_dir, out)
+    assert "nothing changed" in last.stderr
+    outputs = "".join(r.stdout + r.stderr for r in (killed, resumed, last))
+    assert "Renamedfamily" not in outputs  # logs name batches and counts, never a value
 
 
 def test_engagement_written_back_shows_in_patient_360_with_bad_rows_quarantined(
