@@ -9,9 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 STAND_IN_KEY = "S3RVER"  # s3rver accepts any signature made with this key pair
 
 
@@ -36,6 +33,9 @@ class S3Location:
 
 def s3_client(endpoint_url: str | None, region: str | None) -> Any:
     """boto3 S3 client: the stand-in when ``endpoint_url`` is set, else AWS with the usual credential chain."""
+    import boto3  # late: boto3 takes ~0.4 s to import and most verbs never touch S3
+    from botocore.config import Config
+
     if endpoint_url is None:
         return boto3.client("s3", region_name=region)
     return boto3.client(
