@@ -11,6 +11,7 @@ that does the work and prints.
   patient360 status [--no-freshness] [--json]           per source: rows, offsets, replication lag, freshness
   patient360 continuous --interval 10 --duration 120    stream + replica flowing, marts rebuilt every interval
   patient360 services start|stop|status [SERVICE]       the local MariaDB, Kafka broker and S3 (s3rver)
+  patient360 sof run VIEW.json [--out FILE]             a SQL-on-FHIR ViewDefinition -> CSV / Parquet
   patient360 sync export [--initial] [--every 10m]      patient_360 out as Parquet batches (watermark)
   patient360 sync import-engagement SOURCE              outreach events back in, into patient_360
 """
@@ -32,6 +33,7 @@ from patient360.cli import (
     services,
     show,
     simulate,
+    sof,
     status,
     sync,
 )
@@ -44,9 +46,10 @@ from patient360.local_aws.zero_etl.replicator import ZeroEtlError
 from patient360.pipeline.endpoints import SourceUnavailable
 from patient360.pipeline.run_once import StepError
 from patient360.settings import SettingsError, load_settings
+from patient360.sql_on_fhir.errors import ViewDefinitionError
 from patient360.sync.redshift_data_api import DataApiError
 
-VERBS = (run, simulate, healthlake, ingest, replicate, build, show, status, continuous, services, sync)
+VERBS = (run, simulate, healthlake, ingest, replicate, build, show, status, continuous, services, sof, sync)
 
 EXIT_CODES = """exit codes:
   0  success (follow modes: stopped cleanly by SIGTERM / Ctrl-C)
@@ -61,7 +64,7 @@ counts and ids.
 # Errors that mean "bad input or a source that is not there": exit 2 with the message, no traceback.
 USAGE_ERRORS: tuple[type[BaseException], ...] = (
     SourceUnavailable, SettingsError, FileNotFoundError, ConnectionError, MariaDbUnavailable, ZeroEtlError,
-    ValueError,
+    ViewDefinitionError, ValueError,
 )
 # A running step that could not finish: exit 1 with the message.
 STEP_ERRORS: tuple[type[BaseException], ...] = (StepError, BrokerError, LandingError, DataApiError, S3StandInError)

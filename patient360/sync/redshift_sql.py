@@ -123,7 +123,18 @@ def copy_engagement_statements(schema: str, *, from_url: str, file_format: str, 
     ]
 
 
+class RedshiftRuleError(ValueError):
+    """A sync statement breaks a Redshift rule (patient360.redshift_check); nothing was sent."""
+
+
+_NAMED_PARAMETER = re.compile(r"cast\(:[a-z_]+ as")
+
+
 def check_redshift_statement(sql: str, *, node: str) -> None:
-    """MERGE POINT (issue 13): call ``patient360.redshift_check.check_sql(sql, node=node)`` here once that
-    package is merged. Until then the tests parse every statement with sqlfluff's redshift dialect."""
-    del sql, node
+    """Every sync statement is checked by the project's Redshift rules (issue 13) before it is sent. The Data
+    API substitutes ``:name`` parameters server-side: the check sees a literal of the same type in their place."""
+    from patient360.redshift_check import check_sql  # late: sqlfluff is slow to import, only Redshift needs it
+
+    violations = check_sql(_NAMED_PARAMETER.sub("cast('2000-01-01 00:00:00' as", sql), node=node)
+    if violations:
+        raise RedshiftRuleError("; ".join(str(violation) for violation in violations))

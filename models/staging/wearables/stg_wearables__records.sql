@@ -10,7 +10,7 @@
 
 {%- set payload_keys = ['event_id', 'patient_id', 'device_id', 'event_time', 'steps_increment', 'heart_rate'] -%}
 
-with stream_records as (
+with refreshed_records as (
 
     select
         kafka_partition,
@@ -20,11 +20,47 @@ with stream_records as (
         {{ payload_is_object('payload') }} as is_json_object,
         {{ payload_fields('payload', payload_keys) }} as payload_fields
     from {{ ref('base_wearables__stream') }}
-    {% if is_incremental() %}
-        where {{ stream_refreshed_after_processed() }}
-    {% endif %}
+    where
+        is_json
+        {% if is_incremental() %}
+            and {{ stream_refreshed_after_processed() }}
+        {% endif %}
 
 ),
+
+{% if is_incremental() %}
+
+{#- Exact on top of the refresh_time bound: a full refresh of the streaming view re-reads what the stream still
+    retains with new refresh_times, so a record is new only above its partition's offset watermark. #}
+watermarks as (
+
+    select
+        kafka_partition,
+        max(kafka_offset) as max_offset
+    from {{ this }}
+    group by kafka_partition
+
+),
+
+stream_records as (
+
+    select refreshed_records.*
+    from refreshed_records
+    left join watermarks
+        on refreshed_records.kafka_partition = watermarks.kafka_partition
+    where refreshed_records.kafka_offset > coalesce(watermarks.max_offset, -1)
+
+),
+
+{% else %}
+
+stream_records as (
+
+    select * from refreshed_records
+
+),
+
+{% endif %}
 
 extracted as (
 

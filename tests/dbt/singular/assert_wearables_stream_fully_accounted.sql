@@ -9,14 +9,23 @@ with processed_up_to as (
 
 ),
 
+{#- The stream is read through its streaming view (every record, JSON or not): Redshift reads a Kafka external
+    schema only through a streaming materialized view
+    (https://docs.aws.amazon.com/redshift/latest/dg/materialized-view-streaming-ingestion.html). #}
+stream_positions as (
+
+    select kafka_partition, kafka_offset, refresh_time from {{ ref('base_wearables__stream') }}
+
+),
+
 stream_records as (
 
     select
-        stream.kafka_partition,
-        stream.kafka_offset
-    from {{ source('wearables_msk', 'wearables_stream') }} as stream
+        stream_positions.kafka_partition,
+        stream_positions.kafka_offset
+    from stream_positions
     cross join processed_up_to
-    where stream.refresh_time <= processed_up_to.refresh_time
+    where stream_positions.refresh_time <= processed_up_to.refresh_time
 
 ),
 

@@ -20,7 +20,14 @@ from patient360.sync.export import batch_name, export_every, parse_every
 from patient360.sync.profiles import export_profile
 from patient360.sync.redshift_data_api import Backoff, DataApiError, DataApiTarget, RedshiftDataApi
 from patient360.sync.redshift_source import RedshiftSource, sync_relation
-from patient360.sync.redshift_sql import copy_engagement_statements, select_batch, select_upper_bound, unload_statement
+from patient360.sync.redshift_sql import (
+    RedshiftRuleError,
+    check_redshift_statement,
+    copy_engagement_statements,
+    select_batch,
+    select_upper_bound,
+    unload_statement,
+)
 from patient360.sync.watermark import Watermark, read_watermark, state_path, store_watermark
 
 ROLE = "arn:aws:iam::123456789012:role/patient360-unload"
@@ -47,6 +54,7 @@ def stubbed() -> tuple[RedshiftDataApi, Stubber, list[float]]:
 def assert_parses_for_redshift(sql: str) -> None:
     # The Data API substitutes :name parameters server-side; the grammar sees the value it will get.
     sqlfluff.parse(re.sub(r"cast\(:[a-z_]+ as", "cast('2026-03-01 12:00:00' as", sql), dialect="redshift")
+    check_redshift_statement(sql, node="test")  # and the project's Redshift rules (issue 13) pass it
 
 
 def test_incremental_batch_through_the_data_api_polls_with_backoff_and_pages(tmp_path: Path) -> None:
@@ -133,6 +141,11 @@ def test_every_sync_statement_parses_as_redshift() -> None:
     assert "format as parquet\nmanifest" in unload and f"iam_role '{ROLE}'" in unload
     assert "''2026-03-02 08:30:00''" in unload  # the inner query's quotes doubled inside UNLOAD's literal
     assert "\\" not in "".join(statements)  # Redshift literals process backslashes: none are produced
+
+
+def test_the_redshift_rules_refuse_a_bad_statement_before_it_is_sent() -> None:
+    with pytest.raises(RedshiftRuleError, match="does not parse"):
+        check_redshift_statement("unload select from where", node="sync.bad")
 
 
 def test_bad_inputs_are_refused_by_name() -> None:
