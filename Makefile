@@ -10,7 +10,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup setup-airflow services demo test test-faults test-redshift lint redshift-check sof-conformance sof-views bench bench-zero-etl bench-wearables bench-fhir bench-dbt bench-freshness clean
+.PHONY: setup setup-airflow services demo test test-faults test-redshift lint redshift-check sof-conformance sof-views bench bench-zero-etl bench-wearables bench-fhir bench-dbt bench-freshness bench-sync clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -97,6 +97,11 @@ bench-dbt: setup services
 # Continuous mode: wearable event produced -> visible in patient_360 (p50 / p95), marts rebuilt every interval.
 bench-freshness: setup services
 	$(BIN)/python bench/continuous_freshness.py --duration $${DURATION:-180} --interval $${INTERVAL:-10}
+
+# Activation sync (figure 7) alone, on a data dir with a built warehouse (default: figure 4's 1k-patient one).
+# At 100k: make bench SCALE=100k (builds the 100k warehouse, then measures the sync on it).
+bench-sync: setup
+	$(BIN)/python -m bench.sync_export --data-dir $${DATA_DIR:-$(P360_DATA_DIR)/bench/work/dbt-n1000}
 
 clean:
 	rm -rf $(VENV) .local target logs

@@ -8,6 +8,7 @@
 4. `dbt build` wall time on DuckDB at each scale, and how it grows with the data.
 5. Incremental build after 1% new stream events + front-desk changes, over the full build.
 6. One patient from patient_360 vs the reference query-time join, in ms, and their ratio.
+7. Activation sync (bench/sync_export.py): initial export rows/s, incremental sync latency after 1% changed.
 
 Figures 4-6 use scale data: FHIR through the simulator and importer (cached per scale and seed), the front desk
 on a private MariaDB replicated by the zero-ETL replicator, the wearable month written straight into the
@@ -36,7 +37,7 @@ sys.path.insert(0, str(REPO))
 from bench import dbt_build  # noqa: E402
 
 SCALES = {"small": [1000], "medium": [1000, 10_000], "large": [1000, 10_000, 100_000]}
-FIGURES = ("fhir", "kafka", "zero_etl", "dbt")
+FIGURES = ("fhir", "kafka", "zero_etl", "dbt", "sync")
 console = Console(stderr=True)
 
 
@@ -152,6 +153,15 @@ def rows_for(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "",
             "patient_360 row vs the reference query-time join (analysis 3), medians, same run",
         ))
+    for scale in results.get("sync", {}).values():
+        rows.append((
+            f"7 sync export, {scale['patients']:,} pts",
+            f"initial {scale['initial_rows_per_s']:,} rows/s; incremental {scale['incremental_sync_s']} s",
+            "",
+            f"initial {scale['initial_rows']:,} rows -> Parquet; then {scale['changed_patients']:,} patients (1%) "
+            f"changed by write-back (import + build {scale['write_back_import_and_build_s']} s), "
+            f"incremental batch {scale['incremental_rows']:,} rows",
+        ))
     return rows
 
 
@@ -215,6 +225,14 @@ def main(argv: list[str] | None = None) -> int:
                 work_dir=dbt_build.BENCH_DATA / "work", log=lambda m: console.print(f"  {m}"),
             )
         results["dbt_full_build_growth_exponent"] = growth_exponent(results["dbt"], "dbt_full_build_s")
+        if "sync" not in skip:  # on each scale's built warehouse
+            from bench import sync_export
+
+            results["sync"] = {}
+            for patients in args.scale:
+                console.rule(f"7. sync export at {patients:,} patients")
+                work = dbt_build.BENCH_DATA / "work" / f"dbt-n{patients}"
+                results["sync"][str(patients)] = sync_export.measure(work)
     results["machine_after"] = machine()
     results["seconds"] = round(time.perf_counter() - started, 1)
     print_table(results)

@@ -86,6 +86,22 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("P360_DAG_STREAM_REFRESH_ARGS", "ingest", "DAG: arguments of that task"),
     Variable("P360_DAG_REPLICATE", "auto", "DAG: `patient360 replicate --once` task (`auto`, `on`, `off`)"),
     Variable("P360_DAG_REPLICATE_ARGS", "replicate --once", "DAG: arguments of that task"),
+    Variable("P360_DAG_SYNC", "off", "DAG: `patient360 sync export` task after the build (`on`, `off`)"),
+    Variable("P360_DAG_SYNC_ARGS", "sync export", "DAG: arguments of that task"),
+    Variable("P360_SYNC_DESTINATION", "<data dir>/sync/export",
+             "sync export: a folder or `s3://bucket/prefix` (local: the S3 stand-in)", described=True),
+    Variable("P360_SYNC_PROFILE", "care_team", "sync export: columns that leave, `care_team` or `analytics`"),
+    Variable("P360_SYNC_FAULT", None, "test hook: `kill_mid_write` or `kill_before_watermark` kills the export"),
+    Variable("P360_S3_ENDPOINT_URL", None,
+             "S3 endpoint (unset: AWS; the S3 stand-in when `patient360 services start s3` runs)"),
+    Variable("P360_S3_PORT", "4569", "port of the local S3 stand-in (s3rver)"),
+    Variable("P360_UNLOAD_IAM_ROLE_ARN", None, "IAM role of UNLOAD and COPY (Redshift, sync)"),
+    Variable("P360_REDSHIFT_CLUSTER_ID", None, "Data API: provisioned cluster identifier (or a workgroup)"),
+    Variable("P360_REDSHIFT_WORKGROUP", None, "Data API: Redshift Serverless workgroup (or a cluster)"),
+    Variable("P360_REDSHIFT_DB_USER", None, "Data API: database user (cluster, temporary credentials)"),
+    Variable("P360_REDSHIFT_SECRET_ARN", None, "Data API: Secrets Manager secret instead of a database user"),
+    Variable("AWS_REGION", None, "AWS region of the Data API and S3 clients"),
+    Variable("P360_ENGAGEMENT_SCHEMA", "engagement_raw", "schema of the outreach write-back table, dbt source"),
 )
 _DECLARED = {variable.name: variable for variable in VARIABLES}
 
@@ -293,6 +309,41 @@ def load_settings(
     )
 
 
+@dataclass(frozen=True)
+class SyncSettings:
+    """Where the patient 360 is synced to and how Redshift and S3 are reached for it."""
+
+    destination: str
+    profile: str
+    fault: str | None
+    s3_endpoint_url: str | None
+    s3_port: int
+    iam_role_arn: str | None
+    cluster_id: str | None
+    workgroup: str | None
+    db_user: str | None
+    secret_arn: str | None
+    region: str | None
+    redshift_database: str
+    redshift_schema: str
+    engagement_schema: str
+
+
+def load_sync_settings(settings: Settings) -> SyncSettings:
+    """The sync settings of the same environment ``settings`` were read from."""
+    read = _Reader(settings.environ)
+    return SyncSettings(
+        destination=read.text("P360_SYNC_DESTINATION") or str(settings.data_dir / "sync" / "export"),
+        profile=read.required("P360_SYNC_PROFILE"), fault=read.text("P360_SYNC_FAULT"),
+        s3_endpoint_url=read.text("P360_S3_ENDPOINT_URL"), s3_port=read.integer("P360_S3_PORT"),
+        iam_role_arn=read.text("P360_UNLOAD_IAM_ROLE_ARN"), cluster_id=read.text("P360_REDSHIFT_CLUSTER_ID"),
+        workgroup=read.text("P360_REDSHIFT_WORKGROUP"), db_user=read.text("P360_REDSHIFT_DB_USER"),
+        secret_arn=read.text("P360_REDSHIFT_SECRET_ARN"), region=read.text("AWS_REGION"),
+        redshift_database=read.required("REDSHIFT_DATABASE"), redshift_schema=read.required("REDSHIFT_SCHEMA"),
+        engagement_schema=read.required("P360_ENGAGEMENT_SCHEMA"),
+    )
+
+
 def load_shared_data(environ: Mapping[str, str] | None = None) -> SharedData:
     read = _Reader(os.environ if environ is None else environ)
     shared = PROJECT_DIR.parent / "shared"
@@ -327,7 +378,8 @@ class DagSettings:
 def load_dag_settings(environ: Mapping[str, str] | None = None) -> DagSettings:
     env = dict(os.environ if environ is None else environ)
     read = _Reader(env)
-    hooks = ("P360_DAG_STREAM_REFRESH", "P360_DAG_STREAM_REFRESH_ARGS", "P360_DAG_REPLICATE", "P360_DAG_REPLICATE_ARGS")
+    hooks = ("P360_DAG_STREAM_REFRESH", "P360_DAG_STREAM_REFRESH_ARGS", "P360_DAG_REPLICATE", "P360_DAG_REPLICATE_ARGS",
+             "P360_DAG_SYNC", "P360_DAG_SYNC_ARGS")
     return DagSettings(
         project_dir=read.path("P360_PROJECT_DIR", PROJECT_DIR), target=read.required("P360_TARGET"),
         cli=read.text("P360_CLI"), dbt=read.text("P360_DBT"), dbt_invocation=read.required("P360_DBT_INVOCATION"),

@@ -41,6 +41,12 @@ wearables as (
 
 ),
 
+outreach as (
+
+    select * from {{ ref('int_outreach_summarised') }}
+
+),
+
 patient_spine as (
 
     select
@@ -103,7 +109,9 @@ select
     wearables.last_event_at as last_wearable_event_at,
     patients.source_last_updated_at as healthlake_updated_at,
     appointments.last_front_desk_update_at as front_desk_updated_at,
-    wearables.last_loaded_at as wearables_loaded_at
+    wearables.last_loaded_at as wearables_loaded_at,
+    outreach.last_outreach_at,
+    cast(outreach.last_outreach_outcome as varchar(32)) as last_outreach_outcome
 from patient_spine
 left join patients
     on patient_spine.patient_id = patients.patient_id
@@ -117,3 +125,5 @@ left join appointments
     on patient_spine.patient_id = appointments.patient_id
 left join wearables
     on patient_spine.patient_id = wearables.patient_id
+left join outreach
+    on patient_spine.patient_id = outreach.patient_id

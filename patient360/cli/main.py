@@ -10,8 +10,10 @@ that does the work and prints.
   patient360 show [--limit 5]                           a few rows of the patient tables
   patient360 status [--no-freshness] [--json]           per source: rows, offsets, replication lag, freshness
   patient360 continuous --interval 10 --duration 120    stream + replica flowing, marts rebuilt every interval
-  patient360 services start|stop|status [SERVICE]       the local MariaDB and Kafka broker
+  patient360 services start|stop|status [SERVICE]       the local MariaDB, Kafka broker and S3 (s3rver)
   patient360 sof run VIEW.json [--out FILE]             a SQL-on-FHIR ViewDefinition -> CSV / Parquet
+  patient360 sync export [--initial] [--every 10m]      patient_360 out as Parquet batches (watermark)
+  patient360 sync import-engagement SOURCE              outreach events back in, into patient_360
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from patient360.cli import (
     simulate,
     sof,
     status,
+    sync,
 )
 from patient360.cli.output import USAGE, error
+from patient360.local_aws.s3.server import S3StandInError
 from patient360.local_aws.streaming.broker import BrokerError
 from patient360.local_aws.streaming.landing import LandingError
 from patient360.local_aws.zero_etl.mariadb_server import MariaDbUnavailable
@@ -43,8 +47,9 @@ from patient360.pipeline.endpoints import SourceUnavailable
 from patient360.pipeline.run_once import StepError
 from patient360.settings import SettingsError, load_settings
 from patient360.sql_on_fhir.errors import ViewDefinitionError
+from patient360.sync.redshift_data_api import DataApiError
 
-VERBS = (run, simulate, healthlake, ingest, replicate, build, show, status, continuous, services, sof)
+VERBS = (run, simulate, healthlake, ingest, replicate, build, show, status, continuous, services, sof, sync)
 
 EXIT_CODES = """exit codes:
   0  success (follow modes: stopped cleanly by SIGTERM / Ctrl-C)
@@ -62,7 +67,7 @@ USAGE_ERRORS: tuple[type[BaseException], ...] = (
     ViewDefinitionError, ValueError,
 )
 # A running step that could not finish: exit 1 with the message.
-STEP_ERRORS: tuple[type[BaseException], ...] = (StepError, BrokerError, LandingError)
+STEP_ERRORS: tuple[type[BaseException], ...] = (StepError, BrokerError, LandingError, DataApiError, S3StandInError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
     ingest.healthlake_import ─┐
     ingest.stream_refresh    ─┼─> dbt_source_freshness ─> dbt_source_tests ─> dbt (cosmos: seeds and models,
     ingest.replicate_once    ─┘                                                    each with its own tests)
+                                                                          ─> activation.sync_export (optional)
 
 * Ingestion steps call the ``patient360`` CLI. ``stream_refresh`` (``patient360 ingest``: land what is new on
   the topic, then stop) and ``replicate_once`` (``patient360 replicate --once``: zero-ETL catch-up) exist when the
@@ -20,7 +21,9 @@ Configuration (environment variables; nothing secret in this file):
   P360_FHIR_IMPORT_DIR      bulk-export NDJSON folder imported into HealthLake on each run (unset: skipped)
   P360_DAG_STREAM_REFRESH   auto (default: when the CLI has `ingest`) | on | off
   P360_DAG_REPLICATE        auto (default: when the CLI has `replicate`) | on | off
-  P360_DAG_STREAM_REFRESH_ARGS, P360_DAG_REPLICATE_ARGS  the hooks' CLI arguments (defaults above)
+  P360_DAG_SYNC             off (default) | on | auto: `patient360 sync export` after the build (the incremental
+                            sync of patient_360 to P360_SYNC_DESTINATION, issue 17)
+  P360_DAG_STREAM_REFRESH_ARGS, P360_DAG_REPLICATE_ARGS, P360_DAG_SYNC_ARGS  the hooks' CLI arguments
   KAFKA_BOOTSTRAP_SERVERS, FRONT_DESK_MYSQL_*  where the hooks read from (unset: the hook is skipped)
   P360_DAG_SCHEDULE         cron (default */15 * * * *)
   P360_DAG_TEST_BEHAVIOR    build (default: a `dbt build` task per model) | after_each (run, then test task)
@@ -222,7 +225,8 @@ with DAG(
             load_method=LoadMode.DBT_LS,
             invocation_mode=InvocationMode.SUBPROCESS,
             dbt_executable_path=DBT,
-            select=["path:models/staging", "path:models/intermediate", "path:models/marts", "path:seeds"],
+            select=["path:models/staging", "path:models/intermediate", "path:models/marts", "path:seeds",
+                    "path:snapshots"],
             # build (default): one `dbt build` task per model runs it and its own tests, half the dbt calls of
             # after_each (a run task and a test task per model); either way a failing test stops what is downstream.
             test_behavior=TestBehavior(SETTINGS.test_behavior),
@@ -232,3 +236,11 @@ with DAG(
 
     ingest_done >> freshness
     freshness >> source_tests >> transform
+
+    # Activation (off by default): the rows changed since the last sync, out to the destination after the build.
+    sync_arguments = SETTINGS.hook("P360_DAG_SYNC_ARGS")
+    if hook_enabled("P360_DAG_SYNC", SETTINGS.hook("P360_DAG_SYNC"), sync_arguments.split()[0], AVAILABLE):
+        with TaskGroup("activation", tooltip="sync patient_360 out") as activation:
+            BashOperator(task_id="sync_export", bash_command=f"{shlex.quote(CLI)} {sync_arguments}",
+                         cwd=str(PROJECT_DIR))
+        transform >> activation

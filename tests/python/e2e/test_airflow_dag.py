@@ -125,6 +125,7 @@ def test_dag_loads_with_its_schedule(dag: Any) -> None:
     assert dag.schedule == "*/15 * * * *"
     assert dag.max_active_runs == 1
     assert dag.max_active_tasks == 1, "local DuckDB has one writer: the dbt tasks must not run in parallel"
+    assert "activation.sync_export" not in dag.task_ids, "the sync task is off unless P360_DAG_SYNC turns it on"
 
 
 def test_every_model_and_seed_is_a_build_task_with_its_tests(dag: Any) -> None:
@@ -137,8 +138,12 @@ def test_every_model_and_seed_is_a_build_task_with_its_tests(dag: Any) -> None:
     cosmos_tasks = {t for t in dag.task_ids if t.startswith("dbt.")}
     per_node = {build_task(n) for n in models | seed_names()}
     assert per_node <= cosmos_tasks
+    # The snapshot (snapshots/) is its own build task, after patient_360 and before what reads it.
+    snapshot = "dbt.patient_360_snapshot_snapshot_build"
+    assert build_task("patient_360") in dag.get_task(snapshot).upstream_task_ids
+    assert snapshot in dag.get_task(build_task("patient_360_sync")).upstream_task_ids
     # Tests between models (relationships, singular tests over several models) run once, after those models.
-    between = cosmos_tasks - per_node
+    between = cosmos_tasks - per_node - {snapshot}
     assert "dbt.relationships_fct_patient_allergies_patient_id__patient_id__ref_dim_patient__test" in between
     for task_id in between:
         assert task_id.endswith("_test"), task_id
