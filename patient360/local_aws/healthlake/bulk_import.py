@@ -132,6 +132,11 @@ def check_line(text: str, expected_type: str | None) -> tuple[dict[str, Any] | N
         resource = parse_json(text)
     except json.JSONDecodeError as exc:
         return None, f"malformed JSON ({exc.msg} at column {exc.colno})"
+    return check_resource(resource, expected_type)
+
+
+def check_resource(resource: Any, expected_type: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    """(resource, None) when ``resource`` is an acceptable FHIR resource, (None, reason) when not."""
     if not isinstance(resource, dict):
         return None, f"not a FHIR resource: a JSON {type(resource).__name__}, expected an object"
     resource_type = resource.get("resourceType")
@@ -140,11 +145,45 @@ def check_line(text: str, expected_type: str | None) -> tuple[dict[str, Any] | N
     if expected_type and resource_type != expected_type:
         return None, f"wrong resource type: {resource_type} in a {expected_type} file"
     resource_id = resource.get("id")
-    if not isinstance(resource_id, str) or not FHIR_ID_PATTERN.match(resource_id):
+    # A Bundle is not stored: its entries are (each with its own id); a transaction bundle often has none.
+    if resource_type == "Bundle" and resource_id is None:
+        pass
+    elif not isinstance(resource_id, str) or not FHIR_ID_PATTERN.match(resource_id):
         return None, "resource has no valid id"
     if not isinstance(resource.get("meta", {}), dict):
         return None, "resource meta is not a JSON object"
     return resource, None
+
+
+FULL_URL_SYSTEM = "urn:ietf:rfc:3986"  # FHIR: an identifier whose value is a URI (here a bundle entry's fullUrl)
+
+
+def bundle_entries(resource: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str | None]]:
+    """A resource as the resources it stores: itself, or for a Bundle its entries' resources.
+
+    A bundle entry's ``fullUrl`` (often ``urn:uuid:...``, what the bundle's references use) is kept as an
+    identifier with system ``urn:ietf:rfc:3986``, so the models resolve those references by identifier; an
+    entry without id (a POST) takes the uuid of its urn:uuid fullUrl as id."""
+    if resource["resourceType"] != "Bundle":
+        yield resource, None
+        return
+    for position, entry in enumerate(resource.get("entry") or []):
+        item = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(item, dict):
+            yield {}, f"bundle entry {position}: no resource"
+            continue
+        full_url = entry.get("fullUrl")
+        if isinstance(full_url, str) and full_url.startswith("urn:uuid:"):
+            item.setdefault("id", full_url.removeprefix("urn:uuid:"))
+        checked, reason = check_resource(item, None)
+        if checked is None:
+            yield {}, f"bundle entry {position}: {reason}"
+            continue
+        if isinstance(full_url, str) and full_url:
+            identifiers = checked.setdefault("identifier", [])
+            if not any(i.get("system") == FULL_URL_SYSTEM and i.get("value") == full_url for i in identifiers):
+                identifiers.append({"system": FULL_URL_SYSTEM, "value": full_url})
+        yield checked, None
 
 
 def datastore_dir(data_dir: Path, database: str) -> Path:
@@ -194,8 +233,12 @@ def import_bulk_export(
                         report.rejected.append(Rejection(path.name, number, reason, rtype))
                         continue
                     assert resource is not None
-                    batches.write(resource["resourceType"], stamped(resource, last_updated))
-                    report.loaded[resource["resourceType"]] += 1
+                    for entry, entry_reason in bundle_entries(resource):
+                        if entry_reason is not None:
+                            report.rejected.append(Rejection(path.name, number, entry_reason, "Bundle"))
+                            continue
+                        batches.write(entry["resourceType"], stamped(entry, last_updated))
+                        report.loaded[entry["resourceType"]] += 1
             files_done += size
             progress.update(task, completed=files_done)
 
