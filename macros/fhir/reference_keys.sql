@@ -12,6 +12,7 @@
       contained    #p1                                  -> the identifiers of the contained resource p1
       other_type   Group/7, Practitioner/9, ...         -> not resolvable to a patient
       missing / unrecognised                            -> not resolvable
+    `resources` lists the tables: [{'relation': source(...), 'resource_type': 'Condition', 'element': 'subject'}].
     A resource has one row per key (a contained patient with two identifiers gives two rows);
     int_patient_references_resolved joins them to the patients.
 
@@ -23,12 +24,12 @@
     https://docs.aws.amazon.com/redshift/latest/dg/REGEXP_SUBSTR.html); no backslash in the patterns, since
     Redshift string literals process backslashes.
 -#}
-{% macro fhir_patient_reference_keys(relation, resource_type, element) %}
-    {{- return(adapter.dispatch('fhir_patient_reference_keys', 'patient360')(relation, resource_type, element)) -}}
+{% macro fhir_patient_reference_keys(resources) %}
+    {{- return(adapter.dispatch('fhir_patient_reference_keys', 'patient360')(resources)) -}}
 {% endmacro %}
 
-{% macro redshift__fhir_patient_reference_keys(relation, resource_type, element) -%}
-    {{ fhir_patient_reference_keys_sql(relation, resource_type, element, {
+{% macro redshift__fhir_patient_reference_keys(resources) -%}
+    {{ fhir_patient_reference_keys_sql(resources, {
         'text': 'cast(%s as varchar(4096))',
         'matches': "regexp_instr(%s, '%s') > 0",
         'extract': "regexp_substr(%s, '%s')",
@@ -36,8 +37,8 @@
     }) }}
 {%- endmacro %}
 
-{% macro duckdb__fhir_patient_reference_keys(relation, resource_type, element) -%}
-    {{ fhir_patient_reference_keys_sql(relation, resource_type, element, {
+{% macro duckdb__fhir_patient_reference_keys(resources) -%}
+    {{ fhir_patient_reference_keys_sql(resources, {
         'text': 'cast(%s as varchar)',
         'matches': "regexp_matches(%s, '%s')",
         'extract': "regexp_extract(%s, '%s')",
@@ -46,12 +47,12 @@
 {%- endmacro %}
 
 {#- The shared body: `sql` holds the dialect's text cast and regular-expression functions. -#}
-{% macro fhir_patient_reference_keys_sql(relation, resource_type, element, sql) -%}
+{% macro fhir_patient_reference_keys_sql(resources, sql) -%}
     {%- set fhir_id = '[A-Za-z0-9.-]{1,64}' -%}
     {%- set history = '(/_history/' ~ fhir_id ~ ')?' -%}
     {%- set typed_literal = '^(https?://[^ ]+/)?[A-Z][A-Za-z]{1,63}/' ~ fhir_id ~ history ~ '$' -%}
     select
-        '{{ resource_type }}' as resource_type,
+        reference_parts.resource_type,
         reference_parts.resource_id,
         coalesce(
             reference_parts.reference_text,
@@ -84,6 +85,7 @@
         end as identifier_value
     from (
         select
+            resource_type,
             resource_id,
             reference_text,
             reference_identifier_system,
@@ -109,28 +111,43 @@
                 else 'unrecognised'
             end as reference_form
         from (
+            {%- for table in resources %}
             select
+                '{{ table.resource_type }}' as resource_type,
                 {{ sql.text | format('resources.id') }} as resource_id,
-                {{ sql.text | format('resources.' ~ element ~ '.reference') }} as reference_text,
-                {{ sql.text | format('resources.' ~ element ~ '.identifier.' ~ adapter.quote('system')) }}
+                {{ sql.text | format('resources.' ~ table.element ~ '.reference') }} as reference_text,
+                {{ sql.text | format('resources.' ~ table.element ~ '.identifier.' ~ adapter.quote('system')) }}
                     as reference_identifier_system,
-                {{ sql.text | format('resources.' ~ element ~ '.identifier.value') }} as reference_identifier_value
-            from {{ relation }} as resources
+                {{ sql.text | format('resources.' ~ table.element ~ '.identifier.value') }} as reference_identifier_value
+            from {{ table.relation }} as resources
+            {%- if not loop.last %}
+
+            union all
+            {% endif %}
+            {%- endfor %}
         ) as reference_values
     ) as reference_parts
     left join (
+        {%- for table in resources %}
         select
+            '{{ table.resource_type }}' as resource_type,
             {{ sql.text | format('resources.id') }} as resource_id,
             '#' || {{ sql.text | format('contained_resource.id') }} as contained_reference,
             {{ sql.text | format('contained_identifier.' ~ adapter.quote('system')) }} as identifier_system,
             {{ sql.text | format('contained_identifier.value') }} as identifier_value
-        from {{ relation }} as resources
+        from {{ table.relation }} as resources
         {{ left_join_unnest('resources.contained', 'contained_resource') }}
         {{ left_join_unnest('contained_resource.identifier', 'contained_identifier') }}
         where contained_identifier.value is not null
+        {%- if not loop.last %}
+
+        union all
+        {% endif %}
+        {%- endfor %}
     ) as contained_identifiers
         on
             reference_parts.reference_form = 'contained'
+            and reference_parts.resource_type = contained_identifiers.resource_type
             and reference_parts.resource_id = contained_identifiers.resource_id
             and reference_parts.reference_text = contained_identifiers.contained_reference
 {%- endmacro %}
