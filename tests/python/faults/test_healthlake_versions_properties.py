@@ -173,7 +173,7 @@ def stored(data_dir: Path) -> tuple[dict[str, str], tuple[Any, ...]]:
 TOTALS: Counter[str] = Counter()
 
 
-@settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=8, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(style=st.sampled_from(STYLES), jobs=st.lists(job, min_size=1, max_size=4), data=st.data())
 def test_import_reimport_and_delete_sequences_match_the_model(
     tmp_path: Path, style: str, jobs: list[list[Put | Delete]], data: st.DataObject

@@ -8,20 +8,35 @@ import and one dbt build for the whole module.
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from patient360.dbt import DbtResult, run_dbt
 from patient360.local_aws.healthlake.bulk_import import import_bulk_export
 from patient360.status.collect import Status, collect_status
 from patient360.warehouse import connect_warehouse
 from tests.python.support import HEALTHLAKE_DB, settings_for
-from tests.python.support.fhir_references import KNOWN_PATIENTS, expected_resolutions, write_reference_export
+from tests.python.support.fhir_references import (
+    KNOWN_PATIENTS,
+    MRN_SYSTEM,
+    by_identifier,
+    clinical,
+    contained_patient,
+    expected_resolutions,
+    patient,
+    write_reference_export,
+)
 
 # What the assertions read, and only the tests of the HealthLake staging and clinical models (the other
 # sources' tests have nothing to say here and cost build time).
@@ -117,3 +132,93 @@ def test_relationship_tests_warn_with_the_count_instead_of_failing(built: Built)
 def test_status_counts_unresolved_references_per_resource_type(built: Built) -> None:
     expected = Counter(e.resource_type for e in expected_resolutions() if e.reason)
     assert built.status.unresolved_references == dict(expected)
+
+
+# --- property: any mix of reference forms resolves as the forms say ---------------------------------------
+
+FORM_PATIENTS = ("p0", "p1", "p2")  # p2 arrives in a Bundle: only its fullUrl is known
+FULL_URLS = {p: f"urn:uuid:00000000-0000-4000-8000-00000000000{n}" for n, p in enumerate(FORM_PATIENTS)}
+OTHER_URN = "urn:uuid:99999999-0000-4000-8000-000000000000"
+unknown_ids = st.from_regex(r"x-[A-Za-z0-9.-]{1,12}", fullmatch=True)
+targets = st.one_of(st.sampled_from(FORM_PATIENTS), unknown_ids)
+
+
+def reference_case(draw: st.DrawFn) -> tuple[dict[str, Any], Any, str | None, str | None]:
+    """(reference element, contained resources, expected patient, expected reason) of one allergy."""
+    form = draw(st.sampled_from(["relative", "versioned", "absolute", "urn", "identifier", "conditional",
+                                 "contained", "other_type", "missing"]))
+    target = draw(targets)
+    known = target in FORM_PATIENTS
+    not_there = (target if known else None, None if known else f"patient {target} is not in the datastore")
+    mrn = f"MRN-{target}"
+    by_mrn = (target if known else None, None if known else "no known patient has this identifier")
+    if form == "relative":
+        return {"reference": f"Patient/{target}"}, None, *not_there
+    if form == "versioned":
+        return {"reference": f"Patient/{target}/_history/{draw(st.integers(1, 99))}"}, None, *not_there
+    if form == "absolute":
+        host = draw(st.sampled_from(["https://ehr.example.org/fhir", "http://h:8080/r4/base"]))
+        return {"reference": f"{host}/Patient/{target}"}, None, *not_there
+    if form == "urn":
+        urn = FULL_URLS.get(target, OTHER_URN)
+        resolved = target == "p2"
+        return {"reference": urn}, None, target if resolved else None, \
+            None if resolved else "no imported resource has this fullUrl"
+    system = draw(st.sampled_from([MRN_SYSTEM, None]))
+    if form == "identifier":
+        return by_identifier(mrn, system), None, *by_mrn
+    if form == "conditional":
+        token = f"{system}|{mrn}" if system else mrn
+        return {"reference": f"Patient?identifier={token}"}, None, *by_mrn
+    if form == "contained":
+        with_identifier = draw(st.booleans())
+        contained = [contained_patient("pat", mrn if with_identifier else None)]
+        if not with_identifier:
+            return {"reference": "#pat"}, contained, None, "contained resource not found or without identifier"
+        return {"reference": "#pat"}, contained, *by_mrn
+    if form == "other_type":
+        other = draw(st.sampled_from(["Group", "Practitioner", "RelatedPerson"]))
+        return {"reference": f"{other}/{target}"}, None, None, f"refers to a {other}, not a Patient"
+    return {}, None, None, "no patient reference"
+
+
+@contextmanager
+def source_swapped(con: duckdb.DuckDBPyConnection, catalog: Path, original: Path) -> Iterator[None]:
+    """The built warehouse's views read another HealthLake catalog for a while."""
+    con.execute("detach awsdatacatalog")
+    con.execute(f"attach '{catalog}' as awsdatacatalog (read_only)")
+    try:
+        yield
+    finally:
+        con.execute("detach awsdatacatalog")
+        con.execute(f"attach '{original}' as awsdatacatalog (read_only)")
+
+
+_examples = itertools.count()
+
+
+@settings(max_examples=6, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(cases=st.lists(st.composite(reference_case)(), min_size=1, max_size=12))
+def test_reference_forms_resolve_as_their_form_says(built: Built, tmp_path: Path, cases: list[Any]) -> None:
+    root = tmp_path / f"forms-{next(_examples)}"
+    export = root / "export"
+    export.mkdir(parents=True)
+    patients = [patient(p, f"MRN-{p}") for p in FORM_PATIENTS]
+    (export / "Patient.000.ndjson").write_text("".join(json.dumps(p) + "\n" for p in patients[:2]), encoding="utf-8")
+    bundle = {"resourceType": "Bundle", "type": "transaction",
+              "entry": [{"fullUrl": FULL_URLS["p2"], "resource": patients[2]}]}
+    (export / "Bundle.000.ndjson").write_text(json.dumps(bundle) + "\n", encoding="utf-8")
+    allergies = [clinical("AllergyIntolerance", f"a{n}", ref or None, contained)
+                 for n, (ref, contained, _, _) in enumerate(cases)]
+    (export / "AllergyIntolerance.000.ndjson").write_text(
+        "".join(json.dumps(a) + "\n" for a in allergies), encoding="utf-8")
+    report = import_bulk_export(export, root / "data", HEALTHLAKE_DB)
+    assert not report.rejected
+    catalog = settings_for(root / "data").healthlake_catalog_path
+    with source_swapped(built.con, catalog, settings_for(built.data_dir).healthlake_catalog_path):
+        got = built.con.execute(
+            "select resource_id, patient_id, unresolved_reason from "
+            '"warehouse"."main_intermediate"."int_patient_references_resolved" order by resource_id'
+        ).fetchall()
+    assert sorted(got) == sorted((f"a{n}", patient_id, reason) for n, (_, _, patient_id, reason) in enumerate(cases))
