@@ -26,7 +26,7 @@ from patient360.dbt import DbtResult, run_dbt
 from patient360.local_aws.healthlake.bulk_import import import_bulk_export
 from patient360.status.collect import Status, collect_status
 from patient360.warehouse import connect_warehouse
-from tests.python.support import HEALTHLAKE_DB, settings_for
+from tests.python.support import HEALTHLAKE_DB, dbt_target, settings_for
 from tests.python.support.fhir_references import (
     KNOWN_PATIENTS,
     MRN_SYSTEM,
@@ -222,3 +222,20 @@ def test_reference_forms_resolve_as_their_form_says(built: Built, tmp_path: Path
             '"warehouse"."main_intermediate"."int_patient_references_resolved" order by resource_id'
         ).fetchall()
     assert sorted(got) == sorted((f"a{n}", patient_id, reason) for n, (_, _, patient_id, reason) in enumerate(cases))
+
+
+def test_no_incremental_model_reads_healthlake_so_a_build_equals_a_full_refresh(built: Built) -> None:
+    """Updates and deletes reach the marts on the next build only if nothing downstream of HealthLake keeps
+    old rows: every model fed by a HealthLake table is a view or a table (rebuilt whole), none incremental."""
+    manifest = json.loads((dbt_target(built.data_dir) / "manifest.json").read_text(encoding="utf-8"))
+    children: dict[str, list[str]] = manifest["child_map"]
+    pending = [uid for uid in manifest["sources"] if uid.startswith("source.patient360.healthlake.")]
+    downstream: set[str] = set()
+    while pending:
+        for child in children.get(pending.pop(), []):
+            if child.startswith("model.") and child not in downstream:
+                downstream.add(child)
+                pending.append(child)
+    assert "model.patient360.patient_360" in downstream
+    materialized = {uid: manifest["nodes"][uid]["config"]["materialized"] for uid in downstream}
+    assert {uid for uid, kind in materialized.items() if kind not in ("view", "table")} == set(), materialized
