@@ -45,7 +45,7 @@ import orjson
 
 from patient360.console import progress_bar
 from patient360.local_aws.healthlake import layout
-from patient360.local_aws.healthlake.datastore import MEMORY_LIMIT, Datastore, Item, Outcome, current_bodies
+from patient360.local_aws.healthlake.datastore import Datastore, Item, Outcome, current_bodies
 from patient360.local_aws.healthlake.deletes import BadDelete, deletes_files, read_deletes
 from patient360.local_aws.healthlake.versions import version_of
 
@@ -53,7 +53,7 @@ RESOURCE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 FHIR_ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 IMPORT_LOG_SCHEMA = "healthlake_import_log"
 MAX_OBJECT_SIZE = 104857600
-BATCH_SIZE = 20_000  # resources held in Python at a time (the store takes them by batches)
+BATCH_SIZE = 50_000  # resources held in Python at a time (the store takes them by batches)
 
 
 @dataclass(frozen=True)
@@ -326,7 +326,8 @@ def rebuild_tables(data_dir: Path, database: str, resource_types: list[str]) -> 
     data_dir.mkdir(parents=True, exist_ok=True)
     store = datastore_path(data_dir, database)
     with duckdb.connect(str(catalog_path(data_dir))) as con:
-        con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+        # No lower memory limit here: filling a table in first-import order cannot spill (DuckDB runs out
+        # of memory instead); the store's limit and the batches bound the rest of the job.
         con.execute(f'create schema if not exists "{database}"')
         existing = {
             name for (name,) in con.execute(

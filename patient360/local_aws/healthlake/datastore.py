@@ -20,7 +20,7 @@ import orjson
 
 from patient360.local_aws.healthlake.versions import Version, supersedes
 
-MEMORY_LIMIT = "1GB"  # DuckDB spills past it; keeps a 100k-patient import's footprint bounded
+MEMORY_LIMIT = "256MB"  # the store's DuckDB spills to disk past it: its footprint stays flat as exports grow
 FETCH_ROWS = 10_000
 
 SCHEMA = """
@@ -68,7 +68,7 @@ class Datastore:
     def __init__(self, path: Path, job_id: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(str(path))
-        self._con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+        limit_memory(self._con, path)
         self._con.execute(SCHEMA)
         self._job_id = job_id
         first_free = self._con.execute("select coalesce(max(position), 0) + 1 from resources").fetchone()
@@ -93,6 +93,7 @@ class Datastore:
         if not items:
             return
         states = self._stored_states({(i.resource_type, i.resource_id) for i in items})
+        stored_keys = set(states)  # only these have a row to replace (most keys of a first import do not)
         winners: dict[tuple[str, str], tuple[Item, int]] = {}
         for item in items:
             key = (item.resource_type, item.resource_id)
@@ -106,7 +107,7 @@ class Datastore:
             states[key] = _State(item.version, position)
             winners[key] = (item, position)
             self.touched.add(item.resource_type)
-        self._write(list(winners.values()))
+        self._write(list(winners.values()), stored_keys & set(winners))
 
     def _count(self, item: Item, state: _State | None) -> None:
         if item.body is not None:
@@ -129,7 +130,7 @@ class Datastore:
             ).fetchall()
         return {(t, i): _State(Version(lu, v, bool(d)), int(p)) for t, i, lu, v, d, p in rows}
 
-    def _write(self, winners: list[tuple[Item, int]]) -> None:
+    def _write(self, winners: list[tuple[Item, int]], replaced: set[tuple[str, str]]) -> None:
         rows: list[dict[str, object]] = [
             {"t": item.resource_type, "i": item.resource_id, "p": position, "lu": item.version.last_updated,
              "v": item.version.version_id, "d": item.body is None, "b": item.body}
@@ -140,8 +141,9 @@ class Datastore:
             self._con.execute(
                 f"create or replace temp table winners as select * from read_json(?, columns = {columns})", [str(path)]
             )
-        self._con.execute("delete from resources using winners where resources.resource_type = winners.t "
-                          "and resources.id = winners.i")
+        if replaced:
+            self._con.execute("delete from resources using winners where resources.resource_type = winners.t "
+                              "and resources.id = winners.i")
         self._con.execute("insert into resources select t, i, p, lu, v, d, ?, b from winners", [self._job_id])
 
 
@@ -151,13 +153,21 @@ def current_bodies(path: Path, resource_type: str) -> Iterator[str]:
     if not path.exists():
         return
     with duckdb.connect(str(path), read_only=True) as con:
-        con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+        limit_memory(con, path)
         cursor = con.execute(
             "select body from resources where resource_type = ? and not deleted order by position", [resource_type]
         )
         while batch := cursor.fetchmany(FETCH_ROWS):
             for (body,) in batch:
                 yield body
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """The store's memory limit, with a spill folder next to it (a read-only connection has none)."""
+    spill = path.with_name(path.name + ".spill")
+    spill.mkdir(exist_ok=True)
+    con.execute(f"set temp_directory = '{spill}'")
+    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
 
 
 @contextmanager
