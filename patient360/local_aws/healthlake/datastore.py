@@ -21,7 +21,7 @@ import orjson
 from patient360.local_aws.healthlake.versions import Version, supersedes
 
 MEMORY_LIMIT = "256MB"  # the store's DuckDB spills to disk past it: its footprint stays flat as exports grow
-FETCH_ROWS = 10_000
+FETCH_ROWS = 50_000  # positions per range read back (rows of one range are held at once)
 
 SCHEMA = """
 create table if not exists resources (
@@ -149,16 +149,23 @@ class Datastore:
 
 
 def current_bodies(path: Path, resource_type: str) -> Iterator[str]:
-    """The current (not deleted) resources of a type, in first-import order, streamed."""
+    """The current (not deleted) resources of a type, in first-import order, streamed by ranges of
+    positions (each range sorted on its own: sorting them all at once would not fit the memory limit)."""
     if not path.exists():
         return
     with duckdb.connect(str(path), read_only=True) as con:
         limit_memory(con, path)
-        cursor = con.execute(
-            "select body from resources where resource_type = ? and not deleted order by position", [resource_type]
-        )
-        while batch := cursor.fetchmany(FETCH_ROWS):
-            for (body,) in batch:
+        bounds = con.execute(
+            "select min(position), max(position) from resources where resource_type = ?", [resource_type]
+        ).fetchone()
+        if bounds is None or bounds[0] is None:
+            return
+        for start in range(int(bounds[0]), int(bounds[1]) + 1, FETCH_ROWS):
+            rows = con.execute(
+                "select body from resources where resource_type = ? and not deleted and position >= ? "
+                "and position < ? order by position", [resource_type, start, start + FETCH_ROWS],
+            ).fetchall()
+            for (body,) in rows:
                 yield body
 
 
