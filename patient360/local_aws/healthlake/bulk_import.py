@@ -47,7 +47,7 @@ from patient360.console import progress_bar
 from patient360.local_aws.healthlake import layout
 from patient360.local_aws.healthlake.datastore import Datastore, Item, Outcome, current_bodies
 from patient360.local_aws.healthlake.deletes import BadDelete, deletes_files, read_deletes
-from patient360.local_aws.healthlake.versions import version_of
+from patient360.local_aws.healthlake.versions import Version, version_of
 
 RESOURCE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 FHIR_ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -223,6 +223,12 @@ def datastore_path(data_dir: Path, database: str) -> Path:
     return datastore_dir(data_dir, database) / "datastore.duckdb"
 
 
+def legacy_files(data_dir: Path, database: str) -> list[Path]:
+    """NDJSON files of the datastore as it was before the versioned store (``<db>/<Type>/*.ndjson``, in
+    import order) not migrated yet."""
+    return sorted(datastore_dir(data_dir, database).glob("*/*.ndjson"), key=lambda p: (p.name, p.parent.name))
+
+
 def resource_files(source: Path) -> list[Path]:
     """The export's ``*.ndjson`` files (not those of its ``deleted/`` folder), or the one file given."""
     if source.is_dir():
@@ -249,15 +255,20 @@ def import_bulk_export(
         raise FileNotFoundError(f"no *.ndjson files in {source}")
     report = ImportReport(job_id=uuid.uuid4().hex[:12], database=database)
     job = ImportJob(report, FhirValidator() if validate else None, batch_size)
+    legacy = legacy_files(data_dir, database)
     with Datastore(datastore_path(data_dir, database), report.job_id) as store, \
             progress_bar(show_progress) as progress:
         job.store = store
+        for path in legacy:  # a data dir from before the versioned store: its resources come first
+            job.import_legacy(path)
         task = progress.add_task("importing FHIR", total=sum(f.stat().st_size for f in files))
         for path in files:
             job.import_file(path, partial(progress.update, task))
         for path in delete_files:
             job.delete_from(path)
         job.flush()
+    for path in legacy:  # in the store now (committed): kept aside, not migrated twice
+        path.rename(path.with_name(path.name + ".migrated"))
     report.outcome = store.outcome
     rebuild_tables(data_dir, database, sorted(store.touched))
     log_job(data_dir, report, source)
@@ -312,6 +323,13 @@ class ImportJob:
                 continue
             version = version_of(entry)  # as the export states it, before the stamp replaces lastUpdated
             self.add(Item(entry["resourceType"], entry["id"], version, stamped(entry, self.stamp)))
+
+    def import_legacy(self, path: Path) -> None:
+        """A stored file of the former datastore (already accepted and stamped): into the store as is."""
+        with path.open(encoding="utf-8") as lines:
+            for text in lines:
+                resource = parse_json(text)
+                self.add(Item(resource["resourceType"], resource["id"], Version(None, None), text.rstrip("\n")))
 
     def delete_from(self, path: Path) -> None:
         for found in read_deletes(path):
