@@ -75,9 +75,11 @@ test-faults: setup services
 
 # All six benchmark figures in one table + bench/results/bench_<timestamp>.json. SCALE: small (1k patients,
 # a few minutes), medium (1k,10k), large (1k,10k,100k) or a list, e.g. make bench SCALE=1k,10k,100k.
+# FHIR_PATIENTS: the export of figure 1 (import resources/s and peak RSS); 100k with SCALE=large.
 SCALE ?= small
+FHIR_PATIENTS ?= $(if $(filter large,$(SCALE)),100000,2000)
 bench: setup services
-	$(BIN)/python -m bench --scale $(SCALE)
+	$(BIN)/python -m bench --scale $(SCALE) --fhir-patients $(FHIR_PATIENTS)
 
 bench-zero-etl: setup services
 	$(BIN)/python -m bench.zero_etl_lag

@@ -2,7 +2,9 @@
 
     python -m bench.fhir_throughput --patients 2000 [--legacy]
 
-Prints simulator patients/s and resources/s, import resources/s and patients/s and the machine's cores,
+Prints simulator patients/s and resources/s, import resources/s and patients/s, the import's peak memory
+(peak RSS of a fresh process that runs only the import: it streams by batches, so it stays bounded as the
+export grows) and the machine's cores,
 and writes the figures as JSON to bench/results/fhir_throughput.json. ``--legacy`` also imports the same
 export with the importer as it was before the fast path (bench/legacy_bulk_import.py), in the same run,
 and checks that both produce identical tables.
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -29,6 +33,27 @@ from simulators.fhir.population import PopulationConfig, stream_bulk_export
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results" / "fhir_throughput.json"
 DATABASE = "patient360_healthlake_view"
+
+
+def _import_in_child(export: Path, data_dir: Path, results: Any) -> None:
+    started = time.perf_counter()
+    report = import_bulk_export(export, data_dir, DATABASE)
+    seconds = time.perf_counter() - started
+    # ru_maxrss is in KiB on Linux: this process's peak resident memory, the import's own footprint.
+    results.put((seconds, report.loaded_total, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def measured_import(export: Path, data_dir: Path) -> tuple[float, int, float]:
+    """(seconds, resources loaded, peak RSS in MiB) of an import run alone in a fresh (spawned) process."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=_import_in_child, args=(export, data_dir, results))
+    child.start()
+    seconds, loaded, peak_mib = results.get()
+    child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"the import process failed (exit {child.exitcode})")
+    return seconds, loaded, peak_mib
 
 
 def timed_import(importer: Any, export: Path, data_dir: Path) -> tuple[float, int]:
@@ -68,7 +93,7 @@ def measure(patients: int = 2000, seed: int = 42, *, legacy: bool = False) -> di
         summary = stream_bulk_export(PopulationConfig(patients=patients, seed=seed), export)
         simulate_s = time.perf_counter() - started
         resources = sum(summary.counts.values())
-        import_s, loaded = timed_import(import_bulk_export, export, Path(work) / "fast")
+        import_s, loaded, peak_mib = measured_import(export, Path(work) / "fast")
         figures: dict[str, Any] = {
             "patients": patients,
             "seed": seed,
@@ -84,6 +109,7 @@ def measure(patients: int = 2000, seed: int = 42, *, legacy: bool = False) -> di
             "import_seconds": round(import_s, 3),
             "import_resources_per_s": rate(loaded, import_s),
             "import_patients_per_s": rate(patients, import_s),
+            "import_peak_rss_mib": round(peak_mib, 1),
         }
         if legacy:
             sys.path.insert(0, str(BENCH_DIR))

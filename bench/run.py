@@ -2,7 +2,7 @@
 
     python -m bench [--scale small|1k,10k,100k] [--skip fhir,kafka,zero_etl]     (make bench SCALE=...)
 
-1. FHIR simulator + HealthLake import throughput (patients/s, resources/s).
+1. FHIR simulator + HealthLake import throughput (patients/s, resources/s) and the import's peak RSS.
 2. Kafka produce (kafka-python -> local tansu broker) and ingest (landing table) throughput, events/s.
 3. Zero-ETL replication (MariaDB binlog -> DuckDB replica): lag p50/p95, row changes/s and tx/s of a burst.
 4. `dbt build` wall time on DuckDB at each scale, and how it grows with the data.
@@ -91,9 +91,10 @@ def rows_for(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         ))
         rows.append((
             "1 HealthLake import",
-            f"{fhir['import_patients_per_s']:,.0f} patients/s, {fhir['import_resources_per_s']:,.0f} resources/s",
-            "",
-            f"{fhir['resources']:,} resources",
+            f"{fhir['import_patients_per_s']:,.0f} patients/s, {fhir['import_resources_per_s']:,.0f} resources/s, "
+            f"peak RSS {fhir['import_peak_rss_mib']:,.0f} MiB",
+            "memory bounded: streamed by batches",
+            f"{fhir['patients']:,} patients, {fhir['resources']:,} resources",
         ))
     if kafka := results.get("kafka"):
         rows.append((

@@ -3,7 +3,7 @@ that does the work and prints.
 
   patient360 run --patients 50 --seed 42 --show 5       simulate, land, replicate and build everything, once
   patient360 simulate fhir|wearables|front-desk         generate source data into its source
-  patient360 healthlake import DIR [--validate]         bulk-export NDJSON -> HealthLake stand-in
+  patient360 healthlake import DIR [--deletes FILE]     bulk-export NDJSON -> HealthLake stand-in
   patient360 ingest [--follow]                          land the wearable stream (streaming-ingestion stand-in)
   patient360 replicate [--once]                         zero-ETL CDC MySQL -> replica: follow, or catch up once
   patient360 build [--target local|redshift] [ARGS]     dbt build of the project (ARGS go to dbt)

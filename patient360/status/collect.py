@@ -88,6 +88,7 @@ class Status:
     freshness: list[SourceFreshness] = field(default_factory=list)
     stream_offsets: list[StreamOffset] = field(default_factory=list)
     replication: list[ReplicatedTable] = field(default_factory=list)
+    unresolved_references: dict[str, int] = field(default_factory=dict)  # resource type -> count
     problems: list[str] = field(default_factory=list)
 
 
@@ -236,6 +237,26 @@ def warehouse_status(settings: Settings, status: Status) -> None:
     with read_only(path) as con:
         attach_sources(con, settings)  # views over the sources need them to be counted
         status.models += table_counts(con, "warehouse")
+        status.unresolved_references = unresolved_reference_counts(con)
+
+
+UNRESOLVED_REFERENCES_MODEL = "fct_unresolved_patient_references"
+
+
+def unresolved_reference_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Clinical resources whose patient reference resolves to no known patient, per resource type (the
+    mart's own schema sorts before its masked analyst copy)."""
+    schemas = [schema for (schema,) in con.execute(
+        "select table_schema from information_schema.tables where table_catalog = 'warehouse' "
+        "and table_name = ? order by table_schema", [UNRESOLVED_REFERENCES_MODEL],
+    ).fetchall()]
+    if not schemas:
+        return {}
+    rows = con.execute(
+        f'select resource_type, count(*) from "warehouse"."{schemas[0]}"."{UNRESOLVED_REFERENCES_MODEL}" '
+        "group by resource_type order by resource_type"
+    ).fetchall()
+    return {resource_type: int(n) for resource_type, n in rows}
 
 
 def freshness_status(settings: Settings, target: str, status: Status, timeout: float = 300) -> None:

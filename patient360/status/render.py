@@ -22,6 +22,8 @@ def render_status(status: Status, out: Console) -> None:
          [(j.job_id, j.submitted_at, str(j.resources_loaded), str(j.resources_rejected)) for j in status.import_jobs]),
         ("HealthLake rejections by reason", ("reason", "resources"),
          [(reason, str(n)) for reason, n in status.rejections_by_reason.items()]),
+        ("FHIR references to no known patient (fct_unresolved_patient_references)", ("resource type", "resources"),
+         [(resource_type, str(n)) for resource_type, n in status.unresolved_references.items()]),
         ("wearable stream: stored offsets (next to read)",
          ("topic", "partition", "next offset", "landed rows", "updated at"),
          [(o.topic, str(o.partition), str(o.next_offset), str(o.landed_rows), o.updated_at)

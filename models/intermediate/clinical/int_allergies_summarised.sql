@@ -11,18 +11,32 @@ criticality_ranks as (
 
 ),
 
+resolved_references as (
+
+    {#- Only allergies of a known patient (the others are in fct_unresolved_patient_references). #}
+    select * from {{ ref('int_patient_references_resolved') }}
+    where resource_type = 'AllergyIntolerance' and patient_id is not null
+
+),
+
 allergies as (
 
     {#- Back to one row per allergy (staging is one row per reaction coding). #}
     select
-        allergy_id,
-        patient_id,
-        allergen_description,
-        criticality,
-        max(case when is_anaphylaxis then 1 else 0 end) as anaphylaxis_flag,
-        max(case when has_reaction then 1 else 0 end) as reaction_flag
+        allergy_reactions.allergy_id,
+        resolved_references.patient_id,
+        allergy_reactions.allergen_description,
+        allergy_reactions.criticality,
+        max(case when allergy_reactions.is_anaphylaxis then 1 else 0 end) as anaphylaxis_flag,
+        max(case when allergy_reactions.has_reaction then 1 else 0 end) as reaction_flag
     from allergy_reactions
-    group by allergy_id, patient_id, allergen_description, criticality
+    inner join resolved_references
+        on allergy_reactions.allergy_id = resolved_references.resource_id
+    group by
+        allergy_reactions.allergy_id,
+        resolved_references.patient_id,
+        allergy_reactions.allergen_description,
+        allergy_reactions.criticality
 
 ),
 

@@ -12,6 +12,14 @@ allergy_categories as (
 
     select * from {{ ref('stg_healthlake__allergy_categories') }}
 
+),
+
+resolved_references as (
+
+    {#- Only allergies of a known patient (the others are in fct_unresolved_patient_references). #}
+    select * from {{ ref('int_patient_references_resolved') }}
+    where resource_type = 'AllergyIntolerance' and patient_id is not null
+
 )
 
 select
@@ -19,7 +27,7 @@ select
         'allergy_reactions.allergy_reaction_key', 'allergy_categories.category_index'
     ]) }} as allergy_row_key,
     allergy_reactions.allergy_id,
-    allergy_reactions.patient_id,
+    resolved_references.patient_id,
     coalesce(allergy_categories.category, 'NA') as category,
     allergy_reactions.recorded_date,
     allergy_reactions.clinical_status,
@@ -34,3 +42,5 @@ select
 from allergy_reactions
 inner join allergy_categories
     on allergy_reactions.allergy_id = allergy_categories.allergy_id
+inner join resolved_references
+    on allergy_reactions.allergy_id = resolved_references.resource_id

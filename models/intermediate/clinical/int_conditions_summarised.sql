@@ -1,7 +1,28 @@
 {#- Per patient: active conditions (count and list) and all conditions on record. -#}
-with conditions as (
+with staged_conditions as (
 
     select * from {{ ref('stg_healthlake__conditions') }}
+
+),
+
+resolved_references as (
+
+    select * from {{ ref('int_patient_references_resolved') }}
+    where resource_type = 'Condition' and patient_id is not null
+
+),
+
+conditions as (
+
+    {#- Only conditions of a known patient (the others are in fct_unresolved_patient_references). #}
+    select
+        staged_conditions.condition_id,
+        resolved_references.patient_id,
+        staged_conditions.condition_description,
+        staged_conditions.is_active
+    from staged_conditions
+    inner join resolved_references
+        on staged_conditions.condition_id = resolved_references.resource_id
 
 ),
 

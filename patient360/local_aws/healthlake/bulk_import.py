@@ -4,12 +4,17 @@ What HealthLake's StartFHIRImportJob does, locally:
   * every ``*.ndjson`` file is read line by line; a bad line (not JSON, not a resource, wrong resource
     type for the file, no valid id, optionally invalid FHIR R4) is rejected with file, line and reason,
     and the good lines still load;
+  * a line may hold a Bundle: its entries are imported, each entry's ``fullUrl`` kept as an identifier
+    (system ``urn:ietf:rfc:3986``) so ``urn:uuid:`` references resolve;
   * like HealthLake, every accepted resource gets ``meta.lastUpdated`` set to the job's time;
-  * accepted resources are kept as the datastore's files (``<data_dir>/healthlake/<db>/<Type>/``),
-    later imports upsert by id (last write wins), like HealthLake;
+  * accepted resources go to the datastore (``datastore``: one DuckDB file, by batches, so memory stays
+    bounded); a re-imported resource replaces the stored one only when its own ``meta.lastUpdated`` /
+    ``meta.versionId`` is newer (``versions``), an older copy is skipped and counted;
+  * deletes (the export's ``deleted/`` folder, or a ``--deletes`` file; see ``deletes``) remove resources;
   * each touched resource type's table ``awsdatacatalog.<db>.<type>`` is rebuilt in the HealthLake
     layout (see ``layout``); the job and its rejections are logged in
-    ``healthlake_import_log.jobs`` / ``healthlake_import_log.rejected_resources``.
+    ``healthlake_import_log.jobs`` (loaded, skipped as not newer, deleted, rejected) /
+    ``healthlake_import_log.rejected_resources``.
 
 Speed: each line is parsed once in Python (orjson), to validate it. Tables are built by DuckDB from the
 stored NDJSON itself: the type comes from ``json_structure`` of each distinct row shape, the rows are read
@@ -25,27 +30,30 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import duckdb
 import orjson
 
 from patient360.console import progress_bar
-from patient360.duck import scalar
 from patient360.local_aws.healthlake import layout
+from patient360.local_aws.healthlake.datastore import Datastore, Item, Outcome, current_bodies
+from patient360.local_aws.healthlake.deletes import BadDelete, deletes_files, read_deletes
+from patient360.local_aws.healthlake.versions import Version, version_of
 
 RESOURCE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 FHIR_ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 IMPORT_LOG_SCHEMA = "healthlake_import_log"
 MAX_OBJECT_SIZE = 104857600
+BATCH_SIZE = 50_000  # resources held in Python at a time (the store takes them by batches)
 
 
 @dataclass(frozen=True)
@@ -61,18 +69,35 @@ class ImportReport:
     job_id: str
     database: str
     lines_read: int = 0
-    loaded: Counter[str] = field(default_factory=Counter)
     rejected: list[Rejection] = field(default_factory=list)
+    outcome: Outcome = field(default_factory=Outcome)
+
+    @property
+    def loaded(self) -> Counter[str]:
+        """Resources stored by the job (new, or newer than the stored copy)."""
+        return self.outcome.stored
 
     @property
     def loaded_total(self) -> int:
         return sum(self.loaded.values())
 
+    @property
+    def skipped_older_total(self) -> int:
+        return sum(self.outcome.skipped_older.values())
+
+    @property
+    def deleted_total(self) -> int:
+        return sum(self.outcome.deleted.values())
+
     def summary(self) -> str:
         per_type = ", ".join(f"{t}={n}" for t, n in sorted(self.loaded.items())) or "none"
+        outcome = self.outcome
         return (
             f"import job {self.job_id}: {self.lines_read} lines read, {self.loaded_total} resources loaded "
-            f"({per_type}), {len(self.rejected)} rejected"
+            f"({per_type}), {self.skipped_older_total} skipped (not newer than the stored version), "
+            f"{self.deleted_total} deleted ({sum(outcome.deletes_not_found.values())} deletes of absent "
+            f"resources, {sum(outcome.deletes_skipped_older.values())} older than the stored version), "
+            f"{len(self.rejected)} rejected"
         )
 
 
@@ -132,6 +157,11 @@ def check_line(text: str, expected_type: str | None) -> tuple[dict[str, Any] | N
         resource = parse_json(text)
     except json.JSONDecodeError as exc:
         return None, f"malformed JSON ({exc.msg} at column {exc.colno})"
+    return check_resource(resource, expected_type)
+
+
+def check_resource(resource: Any, expected_type: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    """(resource, None) when ``resource`` is an acceptable FHIR resource, (None, reason) when not."""
     if not isinstance(resource, dict):
         return None, f"not a FHIR resource: a JSON {type(resource).__name__}, expected an object"
     resource_type = resource.get("resourceType")
@@ -140,11 +170,45 @@ def check_line(text: str, expected_type: str | None) -> tuple[dict[str, Any] | N
     if expected_type and resource_type != expected_type:
         return None, f"wrong resource type: {resource_type} in a {expected_type} file"
     resource_id = resource.get("id")
-    if not isinstance(resource_id, str) or not FHIR_ID_PATTERN.match(resource_id):
+    # A Bundle is not stored: its entries are (each with its own id); a transaction bundle often has none.
+    if resource_type == "Bundle" and resource_id is None:
+        pass
+    elif not isinstance(resource_id, str) or not FHIR_ID_PATTERN.match(resource_id):
         return None, "resource has no valid id"
     if not isinstance(resource.get("meta", {}), dict):
         return None, "resource meta is not a JSON object"
     return resource, None
+
+
+FULL_URL_SYSTEM = "urn:ietf:rfc:3986"  # FHIR: an identifier whose value is a URI (here a bundle entry's fullUrl)
+
+
+def bundle_entries(resource: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str | None]]:
+    """A resource as the resources it stores: itself, or for a Bundle its entries' resources.
+
+    A bundle entry's ``fullUrl`` (often ``urn:uuid:...``, what the bundle's references use) is kept as an
+    identifier with system ``urn:ietf:rfc:3986``, so the models resolve those references by identifier; an
+    entry without id (a POST) takes the uuid of its urn:uuid fullUrl as id."""
+    if resource["resourceType"] != "Bundle":
+        yield resource, None
+        return
+    for position, entry in enumerate(resource.get("entry") or []):
+        item = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(item, dict):
+            yield {}, f"bundle entry {position}: no resource"
+            continue
+        full_url = entry.get("fullUrl")
+        if isinstance(full_url, str) and full_url.startswith("urn:uuid:"):
+            item.setdefault("id", full_url.removeprefix("urn:uuid:"))
+        checked, reason = check_resource(item, None)
+        if checked is None:
+            yield {}, f"bundle entry {position}: {reason}"
+            continue
+        if isinstance(full_url, str) and full_url:
+            identifiers = checked.setdefault("identifier", [])
+            if not any(i.get("system") == FULL_URL_SYSTEM and i.get("value") == full_url for i in identifiers):
+                identifiers.append({"system": FULL_URL_SYSTEM, "value": full_url})
+        yield checked, None
 
 
 def datastore_dir(data_dir: Path, database: str) -> Path:
@@ -155,6 +219,25 @@ def catalog_path(data_dir: Path) -> Path:
     return data_dir / "awsdatacatalog.duckdb"
 
 
+def datastore_path(data_dir: Path, database: str) -> Path:
+    return datastore_dir(data_dir, database) / "datastore.duckdb"
+
+
+def legacy_files(data_dir: Path, database: str) -> list[Path]:
+    """NDJSON files of the datastore as it was before the versioned store (``<db>/<Type>/*.ndjson``, in
+    import order) not migrated yet."""
+    return sorted(datastore_dir(data_dir, database).glob("*/*.ndjson"), key=lambda p: (p.name, p.parent.name))
+
+
+def resource_files(source: Path) -> list[Path]:
+    """The export's ``*.ndjson`` files (not those of its ``deleted/`` folder), or the one file given."""
+    if source.is_dir():
+        return sorted(source.glob("*.ndjson"))
+    if not source.exists():
+        raise FileNotFoundError(f"{source} does not exist")
+    return [source]
+
+
 def import_bulk_export(
     source: Path,
     data_dir: Path,
@@ -162,101 +245,107 @@ def import_bulk_export(
     *,
     validate: bool = False,
     show_progress: bool = False,
+    deletes: Path | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
-    """Import every ``*.ndjson`` under ``source`` (a folder or one file) into the datastore."""
-    files = sorted(source.glob("*.ndjson")) if source.is_dir() else [source]
-    if not files:
+    """Import every ``*.ndjson`` under ``source`` (a folder or one file) into the datastore, then apply the
+    deletes of its ``deleted/`` folder and of the ``deletes`` file (see ``deletes``)."""
+    files, delete_files = resource_files(source), deletes_files(source, deletes)
+    if not files and not delete_files:
         raise FileNotFoundError(f"no *.ndjson files in {source}")
-    validator = FhirValidator() if validate else None
     report = ImportReport(job_id=uuid.uuid4().hex[:12], database=database)
-    batches = BatchFiles(datastore_dir(data_dir, database), report.job_id)
-    last_updated = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-    with batches, progress_bar(show_progress) as progress:
+    job = ImportJob(report, FhirValidator() if validate else None, batch_size)
+    legacy = legacy_files(data_dir, database)
+    with Datastore(datastore_path(data_dir, database), report.job_id) as store, \
+            progress_bar(show_progress) as progress:
+        job.store = store
+        for path in legacy:  # a data dir from before the versioned store: its resources come first
+            job.import_legacy(path)
         task = progress.add_task("importing FHIR", total=sum(f.stat().st_size for f in files))
-        files_done = 0  # bytes
         for path in files:
-            expected = expected_type_from_filename(path)
-            size, chars = path.stat().st_size, 0
-            with path.open(encoding="utf-8", errors="replace") as lines:
-                for number, text in enumerate(lines, start=1):
-                    chars += len(text)  # ~bytes: the bar moves every few thousand lines, exact at each file's end
-                    if number % 4096 == 0:
-                        progress.update(task, completed=files_done + min(chars, size))
-                    if not text.strip():
-                        continue
-                    report.lines_read += 1
-                    resource, reason = check_line(text, expected)
-                    if resource is not None and validator is not None:
-                        reason = validator.problems(resource)
-                    if reason is not None:
-                        rtype = resource.get("resourceType") if resource else expected
-                        report.rejected.append(Rejection(path.name, number, reason, rtype))
-                        continue
-                    assert resource is not None
-                    batches.write(resource["resourceType"], stamped(resource, last_updated))
-                    report.loaded[resource["resourceType"]] += 1
-            files_done += size
-            progress.update(task, completed=files_done)
-
-    rebuild_tables(data_dir, database, batches.resource_types)
+            job.import_file(path, partial(progress.update, task))
+        for path in delete_files:
+            job.delete_from(path)
+        job.flush()
+    for path in legacy:  # in the store now (committed): kept aside, not migrated twice
+        path.rename(path.with_name(path.name + ".migrated"))
+    report.outcome = store.outcome
+    rebuild_tables(data_dir, database, sorted(store.touched))
     log_job(data_dir, report, source)
     return report
 
 
-class BatchFiles:
-    """The job's accepted lines, written as they come (memory stays flat) to one new datastore file per
-    resource type; ``.part`` until the job succeeds, so a failed job leaves the datastore as it was."""
+class ImportJob:
+    """One job's reading: lines checked, accepted resources stamped and handed to the store by batches."""
 
-    def __init__(self, store: Path, job_id: str) -> None:
-        self._store, self._job_id = store, job_id
-        self._files: dict[str, tuple[Path, TextIO]] = {}
+    def __init__(self, report: ImportReport, validator: FhirValidator | None, batch_size: int) -> None:
+        self.report, self.validator, self.batch_size = report, validator, batch_size
+        self.stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.batch: list[Item] = []
+        self.store: Datastore | None = None
 
-    @property
-    def resource_types(self) -> list[str]:
-        return sorted(self._files)
+    def add(self, item: Item) -> None:
+        self.batch.append(item)
+        if len(self.batch) >= self.batch_size:
+            self.flush()
 
-    def write(self, resource_type: str, line: str) -> None:
-        if resource_type not in self._files:
-            type_dir = self._store / resource_type
-            type_dir.mkdir(parents=True, exist_ok=True)
-            # Names sort in import order: the datastore's "last write wins" reads them in that order.
-            path = type_dir / f"{time.time_ns():020d}-{self._job_id}.ndjson"
-            self._files[resource_type] = (path, part_file(path).open("w", encoding="utf-8"))
-        handle = self._files[resource_type][1]
-        handle.write(line)
-        handle.write("\n")
+    def flush(self) -> None:
+        assert self.store is not None
+        self.store.apply(self.batch)
+        self.batch = []
 
-    def __enter__(self) -> BatchFiles:
-        return self
+    def import_file(self, path: Path, update_progress: Callable[..., object]) -> None:
+        expected = expected_type_from_filename(path)
+        chars = 0  # ~bytes: the bar moves every few thousand lines
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for number, text in enumerate(lines, start=1):
+                chars += len(text)
+                if number % 4096 == 0:
+                    update_progress(advance=chars)
+                    chars = 0
+                if text.strip():
+                    self.import_line(path.name, number, text, expected)
+        update_progress(advance=chars)
 
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        for path, handle in self._files.values():
-            handle.close()
-            if exc_type is None:
-                part_file(path).rename(path)
-            else:
-                part_file(path).unlink(missing_ok=True)
+    def import_line(self, file: str, number: int, text: str, expected: str | None) -> None:
+        self.report.lines_read += 1
+        resource, reason = check_line(text, expected)
+        if resource is not None and self.validator is not None:
+            reason = self.validator.problems(resource)
+        if reason is not None:
+            rtype = resource.get("resourceType") if resource else expected
+            self.report.rejected.append(Rejection(file, number, reason, rtype))
+            return
+        assert resource is not None
+        for entry, entry_reason in bundle_entries(resource):
+            if entry_reason is not None:
+                self.report.rejected.append(Rejection(file, number, entry_reason, "Bundle"))
+                continue
+            version = version_of(entry)  # as the export states it, before the stamp replaces lastUpdated
+            self.add(Item(entry["resourceType"], entry["id"], version, stamped(entry, self.stamp)))
 
-
-def part_file(path: Path) -> Path:
-    return path.with_name(path.name + ".part")
-
-
-def stored_lines(type_dir: Path) -> dict[str, str]:
-    """Current version of each resource (its JSON text): files in import order, the last write of an id wins."""
-    current: dict[str, str] = {}
-    for path in sorted(type_dir.glob("*.ndjson")):
+    def import_legacy(self, path: Path) -> None:
+        """A stored file of the former datastore (already accepted and stamped): into the store as is."""
         with path.open(encoding="utf-8") as lines:
             for text in lines:
-                current[parse_json(text)["id"]] = text.rstrip("\n")
-    return current
+                resource = parse_json(text)
+                self.add(Item(resource["resourceType"], resource["id"], Version(None, None), text.rstrip("\n")))
+
+    def delete_from(self, path: Path) -> None:
+        for found in read_deletes(path):
+            if isinstance(found, BadDelete):
+                self.report.rejected.append(Rejection(found.file, found.line, f"bad delete: {found.reason}"))
+            else:
+                self.add(Item(found.resource_type, found.resource_id, found.version, None))
 
 
 def rebuild_tables(data_dir: Path, database: str, resource_types: list[str]) -> None:
-    """(Re)create ``<database>.<type>`` for each type from the datastore's files."""
+    """(Re)create ``<database>.<type>`` for each type from the datastore's current resources."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    store = datastore_path(data_dir, database)
     with duckdb.connect(str(catalog_path(data_dir))) as con:
+        # No lower memory limit here: filling a table in first-import order cannot spill (DuckDB runs out
+        # of memory instead); the store's limit and the batches bound the rest of the job.
         con.execute(f'create schema if not exists "{database}"')
         existing = {
             name for (name,) in con.execute(
@@ -266,27 +355,8 @@ def rebuild_tables(data_dir: Path, database: str, resource_types: list[str]) -> 
         # A HealthLake datastore exposes a table for every resource type, even an empty one.
         missing = [t for t in layout.BASE_SCHEMAS if layout.table_name(t) not in existing]
         for resource_type in sorted(set(resource_types) | set(missing)):
-            type_dir = datastore_dir(data_dir, database) / resource_type
-            with current_version_file(con, type_dir) as source:
+            with temporary_ndjson(current_bodies(store, resource_type)) as source:
                 write_table(con, database, resource_type, source)
-
-
-@contextmanager
-def current_version_file(con: duckdb.DuckDBPyConnection, type_dir: Path) -> Iterator[Path]:
-    """One NDJSON file holding the current version of each stored resource, in first-import order.
-
-    The common case (one stored file, ids unique) is that file itself; after re-imports, the stored
-    files are read once to apply "last write wins" into a temporary file.
-    """
-    files = sorted(type_dir.glob("*.ndjson"))
-    if len(files) == 1 and not scalar(
-        con, "select count(*) <> count(distinct json ->> 'id') "
-        f"from read_ndjson_objects(?, maximum_object_size = {MAX_OBJECT_SIZE})", [str(files[0])]
-    ):
-        yield files[0]
-        return
-    with temporary_ndjson(stored_lines(type_dir).values()) as path:
-        yield path
 
 
 @contextmanager
@@ -383,14 +453,21 @@ def log_job(data_dir: Path, report: ImportReport, source: Path) -> None:
             "datastore varchar, source varchar, submitted_at timestamptz, lines_read bigint, "
             "resources_loaded bigint, resources_rejected bigint)"
         )
+        # Added with re-import and delete semantics: older catalogs get the columns (null for past jobs).
+        for column in ("resources_skipped_older", "resources_deleted", "deletes_not_found", "deletes_skipped_older"):
+            con.execute(f"alter table {IMPORT_LOG_SCHEMA}.jobs add column if not exists {column} bigint")
         con.execute(
             f"create table if not exists {IMPORT_LOG_SCHEMA}.rejected_resources (job_id varchar, "
             "file varchar, line bigint, resource_type varchar, reason varchar)"
         )
+        outcome = report.outcome
         con.execute(
-            f"insert into {IMPORT_LOG_SCHEMA}.jobs values (?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {IMPORT_LOG_SCHEMA}.jobs (job_id, datastore, source, submitted_at, lines_read, "
+            "resources_loaded, resources_rejected, resources_skipped_older, resources_deleted, deletes_not_found, "
+            "deletes_skipped_older) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [report.job_id, report.database, str(source), datetime.now(UTC), report.lines_read,
-             report.loaded_total, len(report.rejected)],
+             report.loaded_total, len(report.rejected), report.skipped_older_total, report.deleted_total,
+             sum(outcome.deletes_not_found.values()), sum(outcome.deletes_skipped_older.values())],
         )
         if report.rejected:
             con.executemany(

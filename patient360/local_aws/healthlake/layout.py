@@ -201,10 +201,13 @@ def normalize(value: Any, key: str = "") -> Any:
 
 CODING = struct(system=VARCHAR, version=VARCHAR, code=VARCHAR, display=VARCHAR, userselected=BOOLEAN)
 CODEABLE_CONCEPT = struct(coding=ListOf(CODING), text=VARCHAR)
-REFERENCE = struct(reference=VARCHAR, type=VARCHAR, display=VARCHAR)
 PERIOD = struct(start=VARCHAR, end=VARCHAR)
 QUANTITY = struct(value=DOUBLE, comparator=VARCHAR, unit=VARCHAR, system=VARCHAR, code=VARCHAR)
 IDENTIFIER = struct(use=VARCHAR, type=CODEABLE_CONCEPT, system=VARCHAR, value=VARCHAR, period=PERIOD)
+# A reference may be literal (`reference`) or logical (`identifier`, e.g. an MRN, with no literal reference).
+REFERENCE = struct(reference=VARCHAR, type=VARCHAR, identifier=IDENTIFIER, display=VARCHAR)
+# Contained resources (`#id` references point into them): the elements the reference resolution reads.
+CONTAINED = ListOf(struct(resourcetype=VARCHAR, id=VARCHAR, identifier=ListOf(IDENTIFIER)))
 HUMAN_NAME = struct(
     use=VARCHAR, text=VARCHAR, family=VARCHAR, given=ListOf(VARCHAR), prefix=ListOf(VARCHAR),
     suffix=ListOf(VARCHAR), period=PERIOD,
@@ -236,6 +239,7 @@ BASE_SCHEMAS: dict[str, Struct] = {
         communication=ListOf(struct(language=CODEABLE_CONCEPT, preferred=BOOLEAN)),
     ),
     "AllergyIntolerance": _resource(
+        contained=CONTAINED,
         clinicalstatus=CODEABLE_CONCEPT, verificationstatus=CODEABLE_CONCEPT, type=VARCHAR,
         category=ListOf(VARCHAR), criticality=VARCHAR, code=CODEABLE_CONCEPT, patient=REFERENCE,
         encounter=REFERENCE, onsetdatetime=VARCHAR, recordeddate=VARCHAR, recorder=REFERENCE,
@@ -246,21 +250,25 @@ BASE_SCHEMAS: dict[str, Struct] = {
         )),
     ),
     "Condition": _resource(
+        contained=CONTAINED,
         clinicalstatus=CODEABLE_CONCEPT, verificationstatus=CODEABLE_CONCEPT,
         category=ListOf(CODEABLE_CONCEPT), severity=CODEABLE_CONCEPT, code=CODEABLE_CONCEPT,
         subject=REFERENCE, encounter=REFERENCE, onsetdatetime=VARCHAR, abatementdatetime=VARCHAR,
         recordeddate=VARCHAR,
     ),
     "Immunization": _resource(
+        contained=CONTAINED,
         status=VARCHAR, vaccinecode=CODEABLE_CONCEPT, patient=REFERENCE, encounter=REFERENCE,
         occurrencedatetime=VARCHAR, occurrencestring=VARCHAR, primarysource=BOOLEAN, lotnumber=VARCHAR,
     ),
     "Encounter": _resource(
+        contained=CONTAINED,
         status=VARCHAR, **{"class": CODING}, type=ListOf(CODEABLE_CONCEPT), subject=REFERENCE,
         period=PERIOD, reasoncode=ListOf(CODEABLE_CONCEPT), serviceprovider=REFERENCE,
         participant=ListOf(struct(type=ListOf(CODEABLE_CONCEPT), individual=REFERENCE)),
     ),
     "Observation": _resource(
+        contained=CONTAINED,
         status=VARCHAR, category=ListOf(CODEABLE_CONCEPT), code=CODEABLE_CONCEPT, subject=REFERENCE,
         encounter=REFERENCE, effectivedatetime=VARCHAR, issued=VARCHAR, valuequantity=QUANTITY,
         valuecodeableconcept=CODEABLE_CONCEPT, valuestring=VARCHAR,

@@ -37,6 +37,7 @@ def test_bench_harness_reports_all_six_figures(tmp_path: Path) -> None:
     fhir = figures["fhir"]  # 1
     assert fhir["patients"] == 100 and fhir["resources"] > fhir["patients"]
     assert fhir["simulator_patients_per_s"] > 0 and fhir["import_resources_per_s"] > 0
+    assert fhir["import_peak_rss_mib"] > 0
 
     kafka = figures["kafka"]  # 2
     assert kafka["produce_records"] >= 3000 and kafka["ingest_records"] == kafka["produce_records"]
