@@ -50,7 +50,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("P360_MSK_BOOTSTRAP_URI", None, "MSK bootstrap URI of the external schema, instead of the ARN"),
     Variable("P360_MSK_IAM_ROLE_ARN", "default", "IAM role of the MSK external schema"),
     Variable("P360_STREAM_KIND", "msk",
-             "where the wearable stream lives: `msk` (Kafka) or `kinesis` (Kinesis Data Streams), dbt var `stream_kind`"),
+             "wearable stream: `msk` (Kafka) or `kinesis` (Kinesis Data Streams), dbt var `stream_kind`"),
     Variable("P360_WEARABLES_KINESIS_STREAM", "wearables_stream", "Kinesis data stream of the wearable events"),
     Variable("P360_WEARABLES_KDS_SCHEMA", "from_kds",
              "Redshift external schema over Kinesis (locally: the landing's schema)"),

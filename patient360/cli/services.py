@@ -8,14 +8,15 @@ import sys
 
 from patient360.cli.output import OK, info
 from patient360.local_aws.streaming import broker
+from patient360.local_aws.streaming.kinesis import server as kinesis_server
 from patient360.local_aws.zero_etl import mariadb_server
 from patient360.settings import Settings
 
-SERVICES = ("mariadb", "kafka")
+SERVICES = ("mariadb", "kafka", "kinesis")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    verb = sub.add_parser("services", help="start, stop or show the local MariaDB and Kafka broker",
+    verb = sub.add_parser("services", help="start, stop or show the local MariaDB, Kafka broker, kinesalite",
                           epilog='Shell-ready: eval "$(patient360 services start)" exports the variables.')
     verb.add_argument("action", choices=["start", "stop", "status"])
     verb.add_argument("service", nargs="?", choices=[*SERVICES, "all"], default="all")
@@ -23,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def services_verb(args: argparse.Namespace, settings: Settings) -> int:
-    chosen = SERVICES if args.service == "all" else (args.service,)
+    # all: MariaDB and the server of the configured stream kind (P360_STREAM_KIND)
+    stream_server = "kinesis" if settings.stream_kind == "kinesis" else "kafka"
+    chosen = ("mariadb", stream_server) if args.service == "all" else (args.service,)
     for service in chosen:
         if args.action == "stop":
             stopped = _stop(service, settings)
@@ -38,12 +41,18 @@ def services_verb(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _start(service: str, settings: Settings) -> dict[str, str]:
+    if service == "kinesis":
+        started = kinesis_server.start_background_kinesalite(settings.data_dir, settings.kinesis.kinesalite)
+        return {"KINESIS_ENDPOINT_URL": started.endpoint_url}
     if service == "mariadb":
         return mariadb_server.ensure_running(settings.data_dir).settings.as_env()
     return {"KAFKA_BOOTSTRAP_SERVERS": broker.start_background_broker(settings.data_dir).bootstrap_servers}
 
 
 def _running(service: str, settings: Settings) -> dict[str, str] | None:
+    if service == "kinesis":
+        running = kinesis_server.running_kinesalite(settings.data_dir)
+        return {"KINESIS_ENDPOINT_URL": running.endpoint_url} if running else None
     if service == "mariadb":
         server = mariadb_server.running(settings.data_dir)
         return server.settings.as_env() if server else None
@@ -52,6 +61,8 @@ def _running(service: str, settings: Settings) -> dict[str, str] | None:
 
 
 def _stop(service: str, settings: Settings) -> bool:
+    if service == "kinesis":
+        return kinesis_server.stop_background_kinesalite(settings.data_dir)
     if service == "kafka":
         return broker.stop_background_broker(settings.data_dir)
     server = mariadb_server.running(settings.data_dir)

@@ -12,9 +12,9 @@ with processed_up_to as (
 stream_records as (
 
     select
-        stream.kafka_partition,
-        stream.kafka_offset
-    from {{ source('wearables_msk', 'wearables_stream') }} as stream
+        stream.shard_id,
+        stream.sequence_number
+    from ({{ wearables_stream_positions() }}) as stream
     cross join processed_up_to
     where stream.refresh_time <= processed_up_to.refresh_time
 
@@ -23,8 +23,8 @@ stream_records as (
 duplicate_records as (
 
     select
-        records.kafka_partition,
-        records.kafka_offset
+        records.shard_id,
+        records.sequence_number
     from {{ ref('stg_wearables__records') }} as records
     inner join {{ ref('stg_wearables__events') }} as events
         on records.event_id = events.event_id
@@ -34,9 +34,9 @@ duplicate_records as (
 
 accounted_records as (
 
-    select kafka_partition, kafka_offset from duplicate_records
+    select shard_id, sequence_number from duplicate_records
     union all
-    select kafka_partition, kafka_offset from {{ ref('stg_wearables__quarantine') }}
+    select shard_id, sequence_number from {{ ref('stg_wearables__quarantine') }}
 
 )
 
@@ -44,6 +44,6 @@ select stream_records.*
 from stream_records
 left join accounted_records
     on
-        stream_records.kafka_partition = accounted_records.kafka_partition
-        and stream_records.kafka_offset = accounted_records.kafka_offset
-where accounted_records.kafka_offset is null
+        stream_records.shard_id = accounted_records.shard_id
+        and stream_records.sequence_number = accounted_records.sequence_number
+where accounted_records.sequence_number is null

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +37,8 @@ def kinesis_client(kinesis: KinesisSettings, endpoint_url: str | None) -> Any:
 
 def ensure_stream(client: Any, stream: str, shards: int = 3, timeout_s: float = 60.0) -> None:
     """Create the stream if missing and wait until it is ACTIVE."""
-    try:
+    with suppress(client.exceptions.ResourceInUseException):  # it exists
         client.create_stream(StreamName=stream, ShardCount=shards)
-    except client.exceptions.ResourceInUseException:
-        pass
     wait_active(client, stream, timeout_s)
 
 

@@ -332,3 +332,17 @@ class KinesisLanding:
 
 def landing_for(client: Any, stream: str, schema: str, data_dir: Path, **options: Any) -> KinesisLanding:
     return KinesisLanding(client=client, stream=stream, data_dir=data_dir, schema=schema, **options)
+
+
+def landed_count(data_dir: Path, stream: str, schema: str, *, lock_timeout_s: float = 60.0) -> int:
+    """Rows of the stream in the landing (0 when there is no landing yet)."""
+    if not landing_path(data_dir).exists():
+        return 0
+    with landing_lock(data_dir, shared=False, timeout_s=lock_timeout_s):
+        con = _open(data_dir, lock_timeout_s)
+        try:
+            exists = scalar(con, "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+                            [schema, stream])
+            return int(scalar(con, f"select count(*) from {landing_table(schema, stream)}")) if exists else 0
+        finally:
+            con.close()
