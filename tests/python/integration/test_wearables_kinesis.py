@@ -100,8 +100,11 @@ def reference_active_minutes(rows: list[tuple[str, int, bytes, object, str]]) ->
 def test_reference_payload_gives_the_reference_active_minutes(local_kinesis: LocalKinesis, tmp_path: Path) -> None:
     stream, client = "wearables_reference", client_for(local_kinesis)
     kinesis_client.ensure_stream(client, stream, shards=2)
-    events = list(generate_events(PATIENTS, seed=5, minutes=240))
-    records = [reference_record(e) for e in events]
+    # Everything arrives within a minute or two, so per patient the arrival minute averages all its readings:
+    # half the patients send only their raised readings, half only their calm ones (active and inactive minutes).
+    events = generate_events(PATIENTS, seed=5, start=DEFAULT_START + timedelta(hours=9), minutes=240)
+    raised = set(PATIENTS[::2])
+    records = [reference_record(e) for e in events if (e.heart_rate > ACTIVE_ABOVE_BPM) == (e.patient_id in raised)]
     assert json.loads(records[0].value).keys() == {"patient_id", "steps_increment", "heart_rate"}
     assert isinstance(json.loads(records[0].value)["steps_increment"], str)
     kinesis_client.produce_records(records, client=client, stream=stream)
