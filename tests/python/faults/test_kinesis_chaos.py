@@ -1,6 +1,7 @@
-"""Kinesis chaos: while a producer sends events (with retries' duplicates and malformed records) to kinesalite and
-a shard is split mid-stream, `patient360 ingest --follow` (P360_STREAM_KIND=kinesis) is SIGKILLed at random
-moments 12+ times (forked followers), once more right before a commit (the CLI with the fault hook). Expected values come from what was produced:
+"""Kinesis chaos: while a producer sends events (with retries' duplicates and malformed records) to kinesalite
+and a shard is split mid-stream, the follow-mode landing (what `patient360 ingest --follow` runs with
+P360_STREAM_KIND=kinesis, in forked children) is SIGKILLed at random moments 12+ times, and the CLI ingestor
+once more right before a commit (fault hook). Expected values come from what was produced:
 
 * every produced record landed exactly once (by content, no (shard_id, sequence_number) twice);
 * each shard's checkpoint is its last landed sequence number (moved with the rows, not more, not less);
@@ -106,7 +107,8 @@ def test_ingestor_killed_while_producing_and_resharding_loses_and_duplicates_not
         "a child shard was read before its parent was finished"
     print("landed after each kill:", landed_after_kill, "of", len(records))
     record_figures(Figures(
-        area="kinesis", test="", faults_injected={"sigkill": len(landed_after_kill), "kill_before_commit": 1, "reshard": 1},
+        area="kinesis", test="",
+        faults_injected={"sigkill": len(landed_after_kill), "kill_before_commit": 1, "reshard": 1},
         records_in=len(records), records_checked=len(rows), lost=len(records) - len(rows), duplicated=0,
         notes=f"landed after each kill {landed_after_kill}",
     ))
