@@ -35,14 +35,16 @@ def test_kinesis_models_and_external_schema_compile_and_parse_for_redshift(tmp_p
     assert "json_parse(kinesis_data) as payload" in base and "where can_json_parse(kinesis_data)" in base
     assert "dev.from_kds.wearables_stream" in base
     records = next(p for p in compiled if p.stem == "stg_wearables__records").read_text()
-    assert "base_wearables__kds_stream" in records and "lpad(cast(sequence_number as varchar(128)), 128, '0')" in records
+    assert "base_wearables__kds_stream" in records
+    assert "lpad(cast(sequence_number as varchar(128)), 128, '0')" in records
     manifest = json.loads((target / "manifest.json").read_text())
     node = manifest["nodes"]["model.patient360.base_wearables__kds_stream"]
     assert node["config"]["materialized"] == "materialized_view" and node["config"]["auto_refresh"] is True
 
     # Same target path and vars: dbt's partial parse is reused instead of parsing the project again.
     ddl = dbt(tmp_path, "compile", "--quiet", "--inline", "{{ wearables_kds_external_schema_sql() }}",
-              "--target-path", str(target), "--vars", "{p360_force_incremental: true}", extra_env={**KINESIS, "P360_KDS_IAM_ROLE_ARN": "arn:aws:iam::123456789012:role/redshift-kds"})
+              "--target-path", str(target), "--vars", "{p360_force_incremental: true}",
+              extra_env={**KINESIS, "P360_KDS_IAM_ROLE_ARN": "arn:aws:iam::123456789012:role/redshift-kds"})
     lines = [line.strip() for line in ddl.strip().splitlines()]
     assert lines == ['create external schema if not exists "from_kds"', "from kinesis",
                      "iam_role 'arn:aws:iam::123456789012:role/redshift-kds'"]
