@@ -404,6 +404,12 @@ class DagSettings:
     fhir_import_dir: str | None
     hooks: dict[str, str] = field(default_factory=dict)  # setting name -> value (auto/on/off or arguments)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    stream_kind: str = "msk"
+
+    @property
+    def stream_source_variable(self) -> str:
+        """The variable that names the wearable stream's source (unset: the stream hook has nothing to read)."""
+        return "KINESIS_ENDPOINT_URL" if self.stream_kind == "kinesis" else "KAFKA_BOOTSTRAP_SERVERS"
 
     def hook(self, name: str) -> str:
         return self.hooks[name]
@@ -419,7 +425,7 @@ def load_dag_settings(environ: Mapping[str, str] | None = None) -> DagSettings:
         redshift_conn_id=read.text("P360_REDSHIFT_CONN_ID"), redshift_schema=read.required("REDSHIFT_SCHEMA"),
         schedule=read.required("P360_DAG_SCHEDULE"), retries=read.integer("P360_DAG_RETRIES"),
         test_behavior=read.required("P360_DAG_TEST_BEHAVIOR"), fhir_import_dir=read.text("P360_FHIR_IMPORT_DIR"),
-        hooks={name: read.required(name) for name in hooks}, environ=env,
+        hooks={name: read.required(name) for name in hooks}, environ=env, stream_kind=_stream_kind(read),
     )
 
 
