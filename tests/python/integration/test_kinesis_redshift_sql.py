@@ -5,10 +5,13 @@ https://docs.aws.amazon.com/redshift/latest/dg/materialized-view-streaming-inges
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 from tests.python.integration.test_wearables_redshift_sql import assert_parses, dbt
+from tests.python.support import PROJECT_DIR
 
 KINESIS = {"P360_STREAM_KIND": "kinesis"}
 
@@ -19,8 +22,20 @@ def redshift_rules(sql: str, node: str) -> None:
     assert_parses(sql, node)
 
 
+def project_style_problems(compiled_root: Path) -> list[str]:
+    """The project's offline Redshift check (scripts/check_redshift_sql.py: parse + .sqlfluff style)."""
+    script = PROJECT_DIR / "scripts" / "check_redshift_sql.py"
+    spec = importlib.util.spec_from_file_location("check_redshift_sql", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.check_files(PROJECT_DIR, compiled_root))
+
+
 def test_kinesis_models_and_external_schema_compile_and_parse_for_redshift(tmp_path: Path) -> None:
-    target = tmp_path / "target"
+    # Under the project's target/ like scripts/check_redshift_sql.py: sqlfluff finds the project's .sqlfluff there.
+    target = PROJECT_DIR / "target" / "redshift-check-kinesis"
+    shutil.rmtree(target, ignore_errors=True)  # no compiled file of an earlier run is checked
     dbt(tmp_path, "compile", "--select", "tag:wearables", "--target-path", str(target), "--vars",
         "{p360_force_incremental: true}", extra_env=KINESIS)
     compiled = sorted((target / "compiled").rglob("*.sql"))
@@ -31,6 +46,7 @@ def test_kinesis_models_and_external_schema_compile_and_parse_for_redshift(tmp_p
         sql = path.read_text()
         assert "json_extract_string" not in sql and "try(" not in sql, f"DuckDB SQL leaked into {path.name}"
         redshift_rules(sql, path.stem)
+    assert project_style_problems(target / "compiled") == []
     base = next(p for p in compiled if p.stem == "base_wearables__kds_stream").read_text()
     assert "json_parse(kinesis_data) as payload" in base and "where can_json_parse(kinesis_data)" in base
     assert "dev.from_kds.wearables_stream" in base
