@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from patient360.local_aws.streaming.kinesis.client import MAX_RECORDS_PER_CALL, batches
+from patient360.local_aws.streaming.kinesis.client import MAX_RECORDS_PER_CALL, batches, produce_records
 from patient360.local_aws.streaming.kinesis.landing import Checkpoint, readable_shards
 from patient360.settings import SettingsError, load_settings
 from simulators.wearables.faults import Record
@@ -48,3 +48,25 @@ def test_children_are_read_only_after_their_parents_are_read_to_the_end() -> Non
     assert readable_shards(shards, done) == ["s3", "s4"]
     # a parent no longer listed (past the retention period) holds nothing left to read
     assert readable_shards([{"ShardId": "s9", "ParentShardId": "gone"}], {}) == ["s9"]
+
+
+class RefusingKinesis:
+    """A stand-in client whose first PutRecords refuses every third record (as a throttled shard does)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[bytes]] = []
+
+    def put_records(self, StreamName: str, Records: list[dict[str, object]]) -> dict[str, object]:  # noqa: N803
+        self.calls.append([r["Data"] for r in Records])  # type: ignore[misc]
+        refuse = len(self.calls) == 1
+        results = [{"ErrorCode": "ProvisionedThroughputExceededException"} if refuse and i % 3 == 0
+                   else {"SequenceNumber": str(i), "ShardId": "shardId-000000000000"} for i in range(len(Records))]
+        return {"FailedRecordCount": sum("ErrorCode" in r for r in results), "Records": results}
+
+
+def test_refused_records_are_sent_again_and_only_those() -> None:
+    records = [Record(f"p{i % 4}".encode(), f'{{"n": {i}}}'.encode(), "event") for i in range(10)]
+    client = RefusingKinesis()
+    report = produce_records(records, client=client, stream="s")
+    assert client.calls[1] == [records[i].value for i in (0, 3, 6, 9)], "exactly the refused ones, in order"
+    assert (report.calls, report.retried, report.total) == (2, 4, 10)
