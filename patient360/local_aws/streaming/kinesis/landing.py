@@ -284,10 +284,12 @@ class KinesisLanding:
                 columns["refresh_time"].append(refresh_time)
                 columns["kinesis_data"].append(bytes(record["Data"]))
                 last = sequence
+            # never un-finish a shard another ingestor read to its end (its children are being read)
+            finished = read.next_iterator is None or (checkpoint is not None and checkpoint.finished)
             con.execute(
                 f"insert or replace into {CHECKPOINTS} values (?, ?, ?, ?, ?, ?, ?)",
-                [self.stream, read.shard_id, last, read.next_iterator is None, read.millis_behind_latest,
-                 self._stream_created, refresh_time])
+                [self.stream, read.shard_id, last, finished, read.millis_behind_latest, self._stream_created,
+                 refresh_time])
             report.shards[read.shard_id] = last
         return columns
 
