@@ -52,7 +52,9 @@
 {% macro redshift__wearables_kds_external_schema_sql() -%}
     {%- set schema = var('wearables_kds_schema', env_var('P360_WEARABLES_KDS_SCHEMA', 'from_kds')) -%}
     {%- set role = var('wearables_kds_iam_role_arn', env_var('P360_KDS_IAM_ROLE_ARN', 'default')) -%}
-create external schema if not exists {{ adapter.quote(schema) }}
+    {#- quoted only when it must be: Redshift folds unquoted names to lowercase -#}
+    {%- set plain = schema == schema.lower() and schema.replace('_', '').isalnum() and not schema[0].isdigit() %}
+create external schema if not exists {{ schema if plain else adapter.quote(schema) }}
 from kinesis
 iam_role {% if role == 'default' %}default{% else %}'{{ role }}'{% endif %}
 {%- endmacro %}
