@@ -10,7 +10,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup setup-airflow services demo test test-faults lint redshift-check bench bench-zero-etl bench-wearables bench-fhir bench-dbt bench-freshness clean
+.PHONY: setup setup-airflow services demo test test-faults test-redshift lint redshift-check sof-conformance sof-views bench bench-zero-etl bench-wearables bench-fhir bench-dbt bench-freshness clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,12 +54,30 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Offline Redshift check (~1 min): the real dbt build --target redshift (full + incremental), source freshness and
+# run-operations recorded through a stand-in connection (target/redshift_statements.jsonl), every statement parsed
+# with sqlfluff's redshift dialect and checked against the Redshift rules (patient360/redshift_check).
 redshift-check: setup
-	$(BIN)/python scripts/check_redshift_sql.py
+	$(BIN)/python -m patient360.redshift_check
 
 test: setup setup-airflow lint services
 	$(BIN)/python -m pytest
-	$(BIN)/python scripts/check_redshift_sql.py
+	$(BIN)/python -m patient360.redshift_check
+
+# Live Redshift (needs REDSHIFT_HOST, REDSHIFT_USER, REDSHIFT_PASSWORD; skips otherwise): Synthea sample loaded
+# as HealthLake-shaped SUPER tables, dbt build --target redshift, patient_360 and fct_patient_allergies compared
+# with a DuckDB build of the same data.
+test-redshift: setup
+	$(BIN)/python -m patient360.redshift_check.live
+
+# SQL-on-FHIR v2: the official suite on DuckDB (P360_SOF_SUITE_DIR, default ../shared/sql-on-fhir-v2),
+# prints "N passed, M failed" and writes <data dir>/test_report.json; sof-views regenerates the dbt macros.
+sof-conformance: setup
+	@mkdir -p .local
+	$(BIN)/python -m patient360.sql_on_fhir.conformance 
+
+sof-views: setup
+	$(BIN)/python -m patient360.sql_on_fhir.dbt_models
 
 # The fault and bad-input suite alone (also part of `make test`), with every test's figures printed.
 test-faults: setup services

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -432,6 +433,43 @@ def load_dag_settings(environ: Mapping[str, str] | None = None) -> DagSettings:
 def testing_option(name: str) -> str | None:
     """A declared test-only knob (P360_HYPOTHESIS_RANDOM, P360_FAULT_FIGURES), read here like every setting."""
     return _Reader(os.environ).text(name)
+
+
+@dataclass(frozen=True)
+class RedshiftSettings:
+    """A live cluster (``make test-redshift``); None when REDSHIFT_HOST/USER/PASSWORD are not all set."""
+
+    host: str
+    user: str
+    password: str
+    port: int
+    database: str
+    schema: str
+
+
+def load_redshift_settings(environ: Mapping[str, str] | None = None) -> RedshiftSettings | None:
+    read = _Reader(os.environ if environ is None else environ)
+    if not all(read.text(name) for name in ("REDSHIFT_HOST", "REDSHIFT_USER", "REDSHIFT_PASSWORD")):
+        return None
+    return RedshiftSettings(
+        host=read.required("REDSHIFT_HOST"), user=read.required("REDSHIFT_USER"),
+        password=read.required("REDSHIFT_PASSWORD"), port=read.integer("REDSHIFT_PORT"),
+        database=read.required("REDSHIFT_DATABASE"), schema=read.required("REDSHIFT_SCHEMA"),
+    )
+
+
+@contextmanager
+def patched_environ(overrides: Mapping[str, str], remove: tuple[str, ...] = ()) -> Iterator[None]:
+    """This process's environment changed for the duration (dbt run in-process reads it), then restored."""
+    saved = dict(os.environ)
+    os.environ.update(overrides)
+    for name in remove:
+        os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def dbt_executable() -> str:

@@ -6,10 +6,16 @@
     {{- return(adapter.dispatch('fhir_date', 'patient360')(text_expr)) -}}
 {% endmacro %}
 
+{#- Redshift: the input may be a SUPER path (cast first). TO_DATE is not strict by default and rolls
+    2021-02-30 over to March 2 (https://docs.aws.amazon.com/redshift/latest/dg/r_TO_DATE_function.html),
+    so the date is kept only when it survives the round trip: null, like DuckDB's try_cast. -#}
 {% macro redshift__fhir_date(text_expr) -%}
+    {%- set text = fhir_text(text_expr) -%}
     case
-        when regexp_instr({{ text_expr }}, '^[0-9]{4}-[0-9]{2}-[0-9]{2}') = 1
-            then to_date(left({{ text_expr }}, 10), 'YYYY-MM-DD')
+        when
+            regexp_instr({{ text }}, '^[0-9]{4}-[0-9]{2}-[0-9]{2}') = 1
+            and to_char(to_date(left({{ text }}, 10), 'YYYY-MM-DD'), 'YYYY-MM-DD') = left({{ text }}, 10)
+            then to_date(left({{ text }}, 10), 'YYYY-MM-DD')
     end
 {%- endmacro %}
 
@@ -23,9 +29,10 @@
 {% endmacro %}
 
 {% macro redshift__fhir_timestamp(text_expr) -%}
+    {%- set text = fhir_text(text_expr) -%}
     case
-        when regexp_instr({{ text_expr }}, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}') = 1
-            then cast(convert_timezone('UTC', cast({{ text_expr }} as timestamptz)) as timestamp)
+        when regexp_instr({{ text }}, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}') = 1
+            then cast(convert_timezone('UTC', cast({{ text }} as timestamptz)) as timestamp)
     end
 {%- endmacro %}
 

@@ -7,7 +7,8 @@
 {% endmacro %}
 
 {% macro redshift__fhir_reference_id(reference_expr, resource_type) -%}
-    nullif(regexp_substr({{ reference_expr }}, '{{ resource_type }}/([A-Za-z0-9.-]+)', 1, 1, 'e'), '')
+    {#- the reference is a SUPER path on Redshift: a string function needs varchar -#}
+    nullif(regexp_substr({{ fhir_text(reference_expr) }}, '{{ resource_type }}/([A-Za-z0-9.-]+)', 1, 1, 'e'), '')
 {%- endmacro %}
 
 {% macro duckdb__fhir_reference_id(reference_expr, resource_type) -%}

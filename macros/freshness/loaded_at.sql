@@ -4,7 +4,9 @@
 -#}
 
 {#- Front desk (zero-ETL): when the integration last applied a change to the table
-    (SVV_INTEGRATION_TABLE_STATE.last_updated_timestamp on Redshift, the replicator's copy locally). -#}
+    (SVV_INTEGRATION_TABLE_STATE.last_updated_timestamp on Redshift, the replicator's copy locally). On Redshift
+    a user without ACCESS SYSTEM TABLE reads no row and gets NULL here: the dbt test
+    assert_front_desk_integration_state_readable fails loudly in that case. -#}
 {% macro zero_etl_loaded_at_query(zetl_db, schema_name, table_name) -%}
     {{- return(adapter.dispatch('zero_etl_loaded_at_query', 'patient360')(zetl_db, schema_name, table_name)) -}}
 {%- endmacro %}

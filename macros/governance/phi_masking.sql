@@ -53,7 +53,9 @@
 {% endmacro %}
 
 
-{#- Redshift DDL for one relation: policies (idempotent), attachments to the analyst role, grants. -#}
+{#- Redshift DDL for one relation: policies (idempotent), attachments to the analyst role, grants. A policy
+    lives in the connected database and attaches only to relations there, so the relation is named without
+    its database (https://docs.aws.amazon.com/redshift/latest/dg/r_ATTACH_MASKING_POLICY.html). -#}
 {% macro redshift_phi_masking_statements(relation, node) %}
     {%- set analyst_role = var('phi_analyst_role', 'patient360_analyst') -%}
     {%- set statements = [] -%}
@@ -65,7 +67,7 @@
             ~ phi_mask_expression(column.kind, 'phi_value', sql_type) ~ ')'
         ) -%}
         {%- do statements.append(
-            'attach masking policy ' ~ policy ~ ' on ' ~ relation ~ ' (' ~ column.name ~ ') to role '
+            'attach masking policy ' ~ policy ~ ' on ' ~ relation.include(database=false) ~ ' (' ~ column.name ~ ') to role '
             ~ analyst_role ~ ' priority 10'
         ) -%}
     {%- endfor -%}

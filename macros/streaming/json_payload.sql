@@ -67,8 +67,11 @@
     {{ return(adapter.dispatch('iso8601_utc_to_timestamp')(text)) }}
 {% endmacro %}
 
+{#- The fraction's dot is `[.]`, not `\.`: Redshift processes backslash escapes in string literals, so `'\.'`
+    reaches the regex engine as `.` (any character) there, while DuckDB keeps the backslash. A bracket
+    expression means a literal dot on both (https://docs.aws.amazon.com/redshift/latest/dg/pattern-matching-conditions-posix.html). -#}
 {% macro iso8601_utc_pattern() -%}
-    ^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$
+    ^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,6})?Z$
 {%- endmacro %}
 
 {#- Redshift has no try_cast: a well-shaped but impossible date (Feb 30) would fail the cast, so it is

@@ -22,20 +22,22 @@
     cast('partition-' || lpad(cast({{ partition }} as varchar(10)), 10, '0') as varchar(20))
 {%- endmacro %}
 
-{#- (shard_id, sequence_number) of every record of the stream's source, for the accounting test. -#}
+{#- (shard_id, sequence_number, refresh_time) of every record of the stream, read through its streaming view:
+    Redshift reads a stream only through a streaming materialized view
+    (https://docs.aws.amazon.com/redshift/latest/dg/materialized-view-streaming-ingestion.html). -#}
 {% macro wearables_stream_positions() %}
     {%- if wearables_stream_kind() == 'kinesis' -%}
     select
         shard_id,
         {{ stream_sequence_position('sequence_number') }} as sequence_number,
         refresh_time
-    from {{ source('wearables_kds', 'wearables_stream') }}
+    from {{ ref('base_wearables__kds_stream') }}
     {%- else -%}
     select
         {{ msk_partition_shard_id('kafka_partition') }} as shard_id,
         {{ stream_sequence_position('kafka_offset') }} as sequence_number,
         refresh_time
-    from {{ source('wearables_msk', 'wearables_stream') }}
+    from {{ ref('base_wearables__stream') }}
     {%- endif -%}
 {% endmacro %}
 

@@ -18,8 +18,9 @@
     {{ return(adapter.dispatch('stream_can_json_parse')(value)) }}
 {% endmacro %}
 
+{#- coalesce: a null value (tombstone) is not JSON, and must land in the unparsable view, not in neither. -#}
 {% macro redshift__stream_can_json_parse(value) -%}
-    can_json_parse({{ value }})
+    coalesce(can_json_parse({{ value }}), false)
 {%- endmacro %}
 
 {% macro duckdb__stream_can_json_parse(value) -%}

@@ -11,6 +11,7 @@ that does the work and prints.
   patient360 status [--no-freshness] [--json]           per source: rows, offsets, replication lag, freshness
   patient360 continuous --interval 10 --duration 120    stream + replica flowing, marts rebuilt every interval
   patient360 services start|stop|status [SERVICE]       the local MariaDB, Kafka broker and Kinesis (kinesalite)
+  patient360 sof run VIEW.json [--out FILE]             a SQL-on-FHIR ViewDefinition -> CSV / Parquet
 """
 
 from __future__ import annotations
@@ -20,7 +21,19 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from patient360.cli import build, continuous, healthlake, ingest, replicate, run, services, show, simulate, status
+from patient360.cli import (
+    build,
+    continuous,
+    healthlake,
+    ingest,
+    replicate,
+    run,
+    services,
+    show,
+    simulate,
+    sof,
+    status,
+)
 from patient360.cli.output import USAGE, error
 from patient360.local_aws.streaming.broker import BrokerError
 from patient360.local_aws.streaming.kinesis.client import KinesisProduceError
@@ -31,8 +44,9 @@ from patient360.local_aws.zero_etl.replicator import ZeroEtlError
 from patient360.pipeline.endpoints import SourceUnavailable
 from patient360.pipeline.run_once import StepError
 from patient360.settings import SettingsError, load_settings
+from patient360.sql_on_fhir.errors import ViewDefinitionError
 
-VERBS = (run, simulate, healthlake, ingest, replicate, build, show, status, continuous, services)
+VERBS = (run, simulate, healthlake, ingest, replicate, build, show, status, continuous, services, sof)
 
 EXIT_CODES = """exit codes:
   0  success (follow modes: stopped cleanly by SIGTERM / Ctrl-C)
@@ -47,7 +61,7 @@ counts and ids.
 # Errors that mean "bad input or a source that is not there": exit 2 with the message, no traceback.
 USAGE_ERRORS: tuple[type[BaseException], ...] = (
     SourceUnavailable, SettingsError, FileNotFoundError, ConnectionError, MariaDbUnavailable, ZeroEtlError,
-    ValueError,
+    ViewDefinitionError, ValueError,
 )
 # A running step that could not finish: exit 1 with the message.
 STEP_ERRORS: tuple[type[BaseException], ...] = (StepError, BrokerError, LandingError, KinesaliteError,

@@ -10,6 +10,6 @@ select
     allergies.id as allergy_id,
     {{ fhir_reference_id('allergies.patient.reference') }} as patient_id,
     category_index,
-    allergy_category as category
+    {{ fhir_text('allergy_category') }} as category
 from allergies
 {{ left_join_unnest('allergies.category', 'allergy_category', 'category_index') }}

@@ -13,10 +13,10 @@ allergy_categories as (
 
     select
         allergies.id as allergy_id,
-        {{ listagg('allergy_category', "','", 'order by allergy_category') }} as categories
+        {{ listagg(fhir_text('allergy_category'), "','", 'order by ' ~ fhir_text('allergy_category')) }} as categories
     from allergies
     {{ left_join_unnest('allergies.category', 'allergy_category') }}
-    where allergy_category is not null
+    where {{ fhir_text('allergy_category') }} is not null
     group by allergies.id
 
 ),
@@ -26,14 +26,14 @@ reaction_codings as (
     select
         allergies.id as allergy_id,
         reaction_index,
-        allergy_reaction.severity as reaction_severity,
-        allergy_reaction.description as reaction_text,
+        {{ fhir_text('allergy_reaction.severity') }} as reaction_severity,
+        {{ fhir_text('allergy_reaction.description') }} as reaction_text,
         manifestation_index,
-        manifestation.text as manifestation_text,
+        {{ fhir_text('manifestation.text') }} as manifestation_text,
         coding_index,
-        manifestation_coding.{{ adapter.quote('system') }} as manifestation_system,
-        manifestation_coding.code as manifestation_code,
-        manifestation_coding.display as manifestation_display
+        {{ fhir_text('manifestation_coding.' ~ adapter.quote('system')) }} as manifestation_system,
+        {{ fhir_text('manifestation_coding.code') }} as manifestation_code,
+        {{ fhir_text('manifestation_coding.display') }} as manifestation_display
     from allergies
     {{ left_join_unnest('allergies.reaction', 'allergy_reaction', 'reaction_index') }}
     {{ left_join_unnest('allergy_reaction.manifestation', 'manifestation', 'manifestation_index') }}
@@ -50,15 +50,15 @@ select
     ]) }} as allergy_reaction_key,
     allergies.id as allergy_id,
     {{ fhir_reference_id('allergies.patient.reference') }} as patient_id,
-    {{ fhir_first('allergies.clinicalstatus.coding') }}.code as clinical_status,
-    {{ fhir_first('allergies.verificationstatus.coding') }}.code as verification_status,
+    {{ fhir_text(fhir_first('allergies.clinicalstatus.coding') ~ '.code') }} as clinical_status,
+    {{ fhir_text(fhir_first('allergies.verificationstatus.coding') ~ '.code') }} as verification_status,
     allergies.type as allergy_type,
     allergy_categories.categories,
     allergies.criticality,
-    {{ fhir_first('allergies.code.coding') }}.{{ adapter.quote('system') }} as allergen_system,
-    {{ fhir_first('allergies.code.coding') }}.code as allergen_code,
+    {{ fhir_text(fhir_first('allergies.code.coding') ~ '.' ~ adapter.quote('system')) }} as allergen_system,
+    {{ fhir_text(fhir_first('allergies.code.coding') ~ '.code') }} as allergen_code,
     coalesce(
-        allergies.code.text, {{ fhir_first('allergies.code.coding') }}.display
+        {{ fhir_text('allergies.code.text') }}, {{ fhir_text(fhir_first('allergies.code.coding') ~ '.display') }}
     ) as allergen_description,
     allergies.recordeddate as recorded_date_text,
     {{ fhir_date('allergies.recordeddate') }} as recorded_date,

@@ -9,19 +9,19 @@ select
     conditions.id as condition_id,
     {{ fhir_reference_id('conditions.subject.reference') }} as patient_id,
     {{ fhir_reference_id('conditions.encounter.reference', 'Encounter') }} as encounter_id,
-    {{ fhir_first('conditions.clinicalstatus.coding') }}.code as clinical_status,
-    {{ fhir_first('conditions.verificationstatus.coding') }}.code as verification_status,
-    {{ fhir_first(fhir_first('conditions.category') ~ '.coding') }}.code as category_code,
-    {{ fhir_first('conditions.code.coding') }}.{{ adapter.quote('system') }} as condition_system,
-    {{ fhir_first('conditions.code.coding') }}.code as condition_code,
+    {{ fhir_text(fhir_first('conditions.clinicalstatus.coding') ~ '.code') }} as clinical_status,
+    {{ fhir_text(fhir_first('conditions.verificationstatus.coding') ~ '.code') }} as verification_status,
+    {{ fhir_text(fhir_first(fhir_first('conditions.category') ~ '.coding') ~ '.code') }} as category_code,
+    {{ fhir_text(fhir_first('conditions.code.coding') ~ '.' ~ adapter.quote('system')) }} as condition_system,
+    {{ fhir_text(fhir_first('conditions.code.coding') ~ '.code') }} as condition_code,
     coalesce(
-        conditions.code.text, {{ fhir_first('conditions.code.coding') }}.display
+        {{ fhir_text('conditions.code.text') }}, {{ fhir_text(fhir_first('conditions.code.coding') ~ '.display') }}
     ) as condition_description,
     {{ fhir_timestamp('conditions.onsetdatetime') }} as onset_at,
     {{ fhir_timestamp('conditions.abatementdatetime') }} as abated_at,
     {{ fhir_date('conditions.recordeddate') }} as recorded_date,
     coalesce(
-        {{ fhir_first('conditions.clinicalstatus.coding') }}.code in ('active', 'recurrence', 'relapse'),
+        {{ fhir_text(fhir_first('conditions.clinicalstatus.coding') ~ '.code') }} in ('active', 'recurrence', 'relapse'),
         false
     ) as is_active
 from conditions

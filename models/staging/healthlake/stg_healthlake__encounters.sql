@@ -9,13 +9,13 @@ select
     encounters.id as encounter_id,
     {{ fhir_reference_id('encounters.subject.reference') }} as patient_id,
     encounters.status,
-    encounters.{{ adapter.quote('class') }}.code as encounter_class,
-    {{ fhir_first(fhir_first('encounters.type') ~ '.coding') }}.code as encounter_type_code,
+    {{ fhir_text('encounters.' ~ adapter.quote('class') ~ '.code') }} as encounter_class,
+    {{ fhir_text(fhir_first(fhir_first('encounters.type') ~ '.coding') ~ '.code') }} as encounter_type_code,
     coalesce(
-        {{ fhir_first('encounters.type') }}.text,
-        {{ fhir_first(fhir_first('encounters.type') ~ '.coding') }}.display
+        {{ fhir_text(fhir_first('encounters.type') ~ '.text') }},
+        {{ fhir_text(fhir_first(fhir_first('encounters.type') ~ '.coding') ~ '.display') }}
     ) as encounter_type_description,
-    {{ fhir_first(fhir_first('encounters.reasoncode') ~ '.coding') }}.code as reason_code,
+    {{ fhir_text(fhir_first(fhir_first('encounters.reasoncode') ~ '.coding') ~ '.code') }} as reason_code,
     {{ fhir_timestamp('encounters.period.start') }} as started_at,
     {{ fhir_timestamp('encounters.period.' ~ adapter.quote('end')) }} as ended_at,
     {{ fhir_reference_id('encounters.serviceprovider.reference', 'Organization') }} as service_provider_id

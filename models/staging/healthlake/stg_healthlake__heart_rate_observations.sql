@@ -12,8 +12,8 @@ heart_rate_observation_ids as (
     from observations
     {{ left_join_unnest('observations.code.coding', 'observation_coding') }}
     where
-        observation_coding.{{ adapter.quote('system') }} = 'http://loinc.org'
-        and observation_coding.code = '8867-4'
+        {{ fhir_text('observation_coding.' ~ adapter.quote('system')) }} = 'http://loinc.org'
+        and {{ fhir_text('observation_coding.code') }} = '8867-4'
 
 )
 
@@ -23,8 +23,8 @@ select
     {{ fhir_reference_id('observations.encounter.reference', 'Encounter') }} as encounter_id,
     observations.status,
     {{ fhir_timestamp('observations.effectivedatetime') }} as effective_at,
-    observations.valuequantity.value as heart_rate_bpm,
-    observations.valuequantity.unit as heart_rate_unit
+    {{ fhir_number('observations.valuequantity.value') }} as heart_rate_bpm,
+    {{ fhir_text('observations.valuequantity.unit') }} as heart_rate_unit
 from observations
 inner join heart_rate_observation_ids
     on observations.id = heart_rate_observation_ids.observation_id

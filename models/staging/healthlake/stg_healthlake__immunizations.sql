@@ -10,10 +10,11 @@ select
     {{ fhir_reference_id('immunizations.patient.reference') }} as patient_id,
     {{ fhir_reference_id('immunizations.encounter.reference', 'Encounter') }} as encounter_id,
     immunizations.status,
-    {{ fhir_first('immunizations.vaccinecode.coding') }}.{{ adapter.quote('system') }} as vaccine_system,
-    {{ fhir_first('immunizations.vaccinecode.coding') }}.code as vaccine_code,
+    {{ fhir_text(fhir_first('immunizations.vaccinecode.coding') ~ '.' ~ adapter.quote('system')) }} as vaccine_system,
+    {{ fhir_text(fhir_first('immunizations.vaccinecode.coding') ~ '.code') }} as vaccine_code,
     coalesce(
-        immunizations.vaccinecode.text, {{ fhir_first('immunizations.vaccinecode.coding') }}.display
+        {{ fhir_text('immunizations.vaccinecode.text') }},
+        {{ fhir_text(fhir_first('immunizations.vaccinecode.coding') ~ '.display') }}
     ) as vaccine_description,
     {{ fhir_timestamp('immunizations.occurrencedatetime') }} as occurred_at,
     {{ fhir_date('immunizations.occurrencedatetime') }} as occurred_date,

@@ -13,13 +13,13 @@ names_ranked as (
     {#- Preferred name: official, then usual, then unlabelled, then the rest; ties by array position. #}
     select
         patients.id as patient_id,
-        person_name.family as family_name,
-        {{ fhir_first('person_name.given') }} as given_name,
-        {{ fhir_first('person_name.prefix') }} as name_prefix,
+        {{ fhir_text('person_name.family') }} as family_name,
+        {{ fhir_text(fhir_first('person_name.given')) }} as given_name,
+        {{ fhir_text(fhir_first('person_name.prefix')) }} as name_prefix,
         row_number() over (
             partition by patients.id
             order by
-                case person_name.{{ adapter.quote('use') }}
+                case {{ fhir_text('person_name.' ~ adapter.quote('use')) }}
                     when 'official' then 1
                     when 'usual' then 2
                     when 'old' then 8
@@ -50,13 +50,13 @@ medical_record_numbers as (
     {#- MRN: the identifier typed v2-0203 "MR"; the lowest value when a patient has several. #}
     select
         patients.id as patient_id,
-        min(patient_identifier.value) as mrn
+        min({{ fhir_text('patient_identifier.value') }}) as mrn
     from patients
     {{ left_join_unnest('patients.identifier', 'patient_identifier') }}
     {{ left_join_unnest('patient_identifier.type.coding', 'identifier_type') }}
     where
-        identifier_type.code = 'MR'
-        and identifier_type.{{ adapter.quote('system') }} = 'http://terminology.hl7.org/CodeSystem/v2-0203'
+        {{ fhir_text('identifier_type.code') }} = 'MR'
+        and {{ fhir_text('identifier_type.' ~ adapter.quote('system')) }} = 'http://terminology.hl7.org/CodeSystem/v2-0203'
     group by patients.id
 
 ),
@@ -65,18 +65,18 @@ phones_ranked as (
 
     select
         patients.id as patient_id,
-        contact_point.value as phone_number,
+        {{ fhir_text('contact_point.value') }} as phone_number,
         row_number() over (
             partition by patients.id
             {#- FHIR: rank 1 is the most preferred; unranked numbers in the order listed. #}
             order by
-                case when contact_point.rank is null then 1 else 0 end,
-                contact_point.rank,
+                case when {{ fhir_number('contact_point.rank') }} is null then 1 else 0 end,
+                {{ fhir_number('contact_point.rank') }},
                 telecom_index
         ) as phone_preference
     from patients
     {{ left_join_unnest('patients.telecom', 'contact_point', 'telecom_index') }}
-    where contact_point.{{ adapter.quote('system') }} = 'phone'
+    where {{ fhir_text('contact_point.' ~ adapter.quote('system')) }} = 'phone'
 
 ),
 
@@ -84,8 +84,8 @@ extensions as (
 
     select
         patients.id as patient_id,
-        extension_json,
-        {{ fhir_json_text('extension_json', ['url']) }} as extension_url
+        {{ fhir_text('extension_json') }} as extension_json,
+        {{ fhir_json_text(fhir_text('extension_json'), ['url']) }} as extension_url
     from patients
     {{ left_join_unnest('patients.extension', 'extension_json') }}
 
@@ -127,9 +127,9 @@ select
     race_and_ethnicity.race,
     race_and_ethnicity.ethnicity,
     phones_ranked.phone_number,
-    {{ fhir_first('patients.address') }}.city as address_city,
-    {{ fhir_first('patients.address') }}.state as address_state,
-    {{ fhir_first('patients.address') }}.postalcode as address_postal_code,
+    {{ fhir_text(fhir_first('patients.address') ~ '.city') }} as address_city,
+    {{ fhir_text(fhir_first('patients.address') ~ '.state') }} as address_state,
+    {{ fhir_text(fhir_first('patients.address') ~ '.postalcode') }} as address_postal_code,
     {{ fhir_timestamp('patients.meta.lastupdated') }} as source_last_updated_at
 from patients
 left join preferred_names

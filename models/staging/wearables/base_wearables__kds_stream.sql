@@ -1,6 +1,7 @@
-{#- The base streaming view over Kinesis Data Streams (P360_STREAM_KIND=kinesis), as the reference solution
-    defines it: the stream's metadata columns plus JSON_PARSE(kinesis_data) where CAN_JSON_PARSE, auto refresh
-    on Redshift; locally a view over the attached landing table the Kinesis ingestor fills.
+{#- The one streaming view over the Kinesis stream (P360_STREAM_KIND=kinesis), as the reference solution defines
+    it: the stream's metadata columns plus JSON_PARSE(kinesis_data) when CAN_JSON_PARSE (is_json), auto refresh
+    on Redshift; locally a view over the attached landing table the Kinesis ingestor fills. One streaming view per
+    stream: the non-JSON records are read from here by base_wearables__kds_stream_unparsable.
     https://docs.aws.amazon.com/redshift/latest/dg/materialized-view-streaming-ingestion-getting-started.html -#}
 {{
     config(
@@ -17,6 +18,6 @@ select
     shard_id,
     sequence_number,
     refresh_time,
-    {{ stream_json_parse('kinesis_data') }} as payload
+    {{ stream_can_json_parse('kinesis_data') }} as is_json,
+    case when {{ stream_can_json_parse('kinesis_data') }} then {{ stream_json_parse('kinesis_data') }} end as payload
 from {{ source('wearables_kds', 'wearables_stream') }}
-where {{ stream_can_json_parse('kinesis_data') }}

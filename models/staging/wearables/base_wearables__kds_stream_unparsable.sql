@@ -1,9 +1,8 @@
-{#- The Kinesis records the base streaming view filters out (data is not JSON): metadata only, so they are
-    quarantined with their shard and sequence number instead of silently skipped. -#}
+{#- The Kinesis records whose data is not JSON: metadata only, so they are quarantined with their shard and
+    sequence number instead of silently skipped. A view over the one streaming view (never a second read). -#}
 {{
     config(
-        materialized=wearables_streaming_materialization(),
-        auto_refresh=true,
+        materialized='view',
         tags=['wearables'],
         enabled=(wearables_stream_kind() == 'kinesis'),
     )
@@ -15,5 +14,5 @@ select
     shard_id,
     sequence_number,
     refresh_time
-from {{ source('wearables_kds', 'wearables_stream') }}
-where not {{ stream_can_json_parse('kinesis_data') }}
+from {{ ref('base_wearables__kds_stream') }}
+where not is_json

@@ -15,7 +15,7 @@
 {%- set payload_keys = ['event_id', 'patient_id', 'device_id', 'event_time', 'steps_increment', 'heart_rate'] -%}
 {%- set is_kinesis = wearables_stream_kind() == 'kinesis' -%}
 
-with stream_records as (
+with refreshed_records as (
 
     select
         {% if is_kinesis -%}
@@ -35,11 +35,49 @@ with stream_records as (
         {{ payload_is_object('payload') }} as is_json_object,
         {{ payload_fields('payload', payload_keys) }} as payload_fields
     from {{ ref('base_wearables__kds_stream' if is_kinesis else 'base_wearables__stream') }}
-    {% if is_incremental() %}
-        where {{ stream_refreshed_after_processed() }}
-    {% endif %}
+    where
+        is_json
+        {% if is_incremental() %}
+            and {{ stream_refreshed_after_processed() }}
+        {% endif %}
 
 ),
+
+{% if is_incremental() %}
+
+{#- Exact on top of the refresh_time bound: a full refresh of the streaming view re-reads what the stream still
+    retains with new refresh_times, so a record is new only above its shard's sequence-number watermark. #}
+watermarks as (
+
+    select
+        shard_id,
+        max(sequence_number) as max_sequence_number
+    from {{ this }}
+    group by shard_id
+
+),
+
+stream_records as (
+
+    select refreshed_records.*
+    from refreshed_records
+    left join watermarks
+        on refreshed_records.shard_id = watermarks.shard_id
+    where
+        watermarks.max_sequence_number is null
+        or refreshed_records.sequence_number > watermarks.max_sequence_number
+
+),
+
+{% else %}
+
+stream_records as (
+
+    select * from refreshed_records
+
+),
+
+{% endif %}
 
 extracted as (
 

@@ -9,14 +9,24 @@ with processed_up_to as (
 
 ),
 
+{#- The stream is read through its streaming view (every record, JSON or not): Redshift reads an MSK or Kinesis
+    external schema only through a streaming materialized view
+    (https://docs.aws.amazon.com/redshift/latest/dg/materialized-view-streaming-ingestion.html). Positions as
+    (shard_id, sequence_number) for either stream kind (macros/streaming/stream_kind.sql). #}
+stream_positions as (
+
+    {{ wearables_stream_positions() }}
+
+),
+
 stream_records as (
 
     select
-        stream.shard_id,
-        stream.sequence_number
-    from ({{ wearables_stream_positions() }}) as stream
+        stream_positions.shard_id,
+        stream_positions.sequence_number
+    from stream_positions
     cross join processed_up_to
-    where stream.refresh_time <= processed_up_to.refresh_time
+    where stream_positions.refresh_time <= processed_up_to.refresh_time
 
 ),
 

@@ -86,6 +86,11 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         # cosmos / airflow usage telemetry: off (no network here, and none wanted)
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "SCARF_NO_ANALYTICS": "true",
+        # cosmos hashes the project folder (DAG versioning, its dbt ls / partial-parse caches): not the venv or
+        # the local data under it (hundreds of MB, re-read by every task); the README says so for deployments
+        "AIRFLOW__COSMOS__PROJECT_HASH_EXCLUDED_DIRS": ".venv,.local,.mypy_cache,.ruff_cache,.pytest_cache",
+        # the first parse runs `dbt ls` (cached afterwards): more than the 30 s default on a loaded machine
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
         "DO_NOT_TRACK": "true",
         "P360_DATA_DIR": str(data_dir),
         "P360_HEALTHLAKE_DB": HEALTHLAKE_DB,

@@ -66,3 +66,24 @@ def test_simulate_fhir_writes_the_bulk_export_where_asked(tmp_path: Path) -> Non
         result = run_cli(tmp_path, "simulate", "fhir", "--patients", str(patients), "--out", str(out))
         assert result.returncode == 0, result.stderr
         assert (out / "Patient.000.ndjson").read_text(encoding="utf-8").count("\n") == patients
+
+
+def test_sof_run_writes_a_view_as_csv_and_names_a_bad_view(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    export = tmp_path / "export"
+    assert run_cli(tmp_path, "simulate", "fhir", "--patients", "4", "--out", str(export)).returncode == 0
+    assert run_cli(tmp_path, "healthlake", "import", str(export)).returncode == 0
+    view = {"resourceType": "ViewDefinition", "name": "patient_genders", "resource": "Patient", "status": "active",
+            "select": [{"column": [{"name": "id", "path": "getResourceKey()"}, {"name": "gender", "path": "gender"}]}]}
+    (tmp_path / "genders.json").write_text(json.dumps(view), encoding="utf-8")
+    result = run_cli(tmp_path, "sof", "run", str(tmp_path / "genders.json"), "--out", str(tmp_path / "g.csv"))
+    assert result.returncode == 0, result.stderr
+    with (tmp_path / "g.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4 and {r["gender"] for r in rows} <= {"male", "female", "other", "unknown"}
+    view["select"][0]["column"][1]["path"] = "genderr"
+    (tmp_path / "bad.json").write_text(json.dumps(view), encoding="utf-8")
+    bad = run_cli(tmp_path, "sof", "run", str(tmp_path / "bad.json"))
+    assert bad.returncode == 2 and "genderr" in bad.stderr and "patient_genders" in bad.stderr, bad.stderr
