@@ -29,11 +29,21 @@ $(AIRFLOW_STAMP): $(STAMP)
 setup-airflow: $(AIRFLOW_STAMP)
 
 # Local services the tests use for real: MariaDB (the Aurora MySQL stand-in). Debian package, installed once.
-services:
+# kinesalite (the Kinesis Data Streams stand-in): npm, pinned by the lock file, into .local/node (needs node).
+KINESIS_PKG := patient360/local_aws/streaming/kinesis
+KINESALITE := .local/node/node_modules/kinesalite/cli.js
+services: $(KINESALITE)
 	@if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then \
 		echo "installing mariadb-server (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; \
 	fi
+
+$(KINESALITE): $(KINESIS_PKG)/package.json $(KINESIS_PKG)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		mkdir -p .local/node && cp $(KINESIS_PKG)/package.json $(KINESIS_PKG)/package-lock.json .local/node/ && \
+		(cd .local/node && npm ci --no-audit --no-fund > npm.log 2>&1) && touch $@ || \
+		(tail -20 .local/node/npm.log; exit 1); \
+	else echo "npm not found: kinesalite (the local Kinesis) is not installed; the Kinesis tests skip"; fi
 
 demo: setup
 	@$(MAKE) --no-print-directory services >/dev/null || echo "MariaDB unavailable: the demo skips the front-desk step"

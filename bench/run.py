@@ -3,7 +3,8 @@
     python -m bench [--scale small|1k,10k,100k] [--skip fhir,kafka,zero_etl]     (make bench SCALE=...)
 
 1. FHIR simulator + HealthLake import throughput (patients/s, resources/s) and the import's peak RSS.
-2. Kafka produce (kafka-python -> local tansu broker) and ingest (landing table) throughput, events/s.
+2. Kafka produce (kafka-python -> local tansu broker) and ingest (landing table) throughput, events/s; the same
+   on Kinesis (boto3 put_records -> kinesalite, the Kinesis landing) next to it.
 3. Zero-ETL replication (MariaDB binlog -> DuckDB replica): lag p50/p95, row changes/s and tx/s of a burst.
 4. `dbt build` wall time on DuckDB at each scale, and how it grows with the data.
 5. Incremental build after 1% new stream events + front-desk changes, over the full build.
@@ -37,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from bench import dbt_build  # noqa: E402
 
 SCALES = {"small": [1000], "medium": [1000, 10_000], "large": [1000, 10_000, 100_000]}
-FIGURES = ("fhir", "kafka", "zero_etl", "dbt", "sync")
+FIGURES = ("fhir", "kafka", "kinesis", "zero_etl", "dbt", "sync")
 console = Console(stderr=True)
 
 
@@ -109,6 +110,20 @@ def rows_for(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "",
             f"into the landing table, {kafka['ingest_batches']} transactions; produce->visible "
             f"{kafka['latency_produce_to_visible_in_events_model_s']} s",
+        ))
+    if (kds := results.get("kinesis")) and "skipped" not in kds:
+        rows.append((
+            "2 Kinesis produce",
+            f"{kds['produce_events_per_s']:,} events/s",
+            "Kinesis: 1,000 records/s per shard on AWS",
+            f"{kds['produce_records']:,} records (1% dup, 1% malformed), put_records x {kds['produce_calls']}, "
+            f"{kds['shards']} shards, {kds['endpoint']}",
+        ))
+        rows.append((
+            "2 Kinesis ingest",
+            f"{kds['ingest_events_per_s']:,} events/s",
+            "",
+            f"into the Kinesis landing, {kds['ingest_transactions']} transactions (rows + shard checkpoints)",
         ))
     if zetl := results.get("zero_etl"):
         rows.append((
@@ -191,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wearable-days", type=int, default=30, help="days of per-minute events per wearer")
     parser.add_argument("--fhir-patients", type=int, default=2000, help="patients for figure 1")
     parser.add_argument("--kafka-events", type=int, default=100_000, help="events for figure 2")
+    parser.add_argument("--kinesis-events", type=int, default=None,
+                        help="events for figure 2 on Kinesis (default: the Kafka events, at most 20,000)")
     parser.add_argument("--zero-etl-samples", type=int, default=40, help="single commits timed for figure 3")
     parser.add_argument("--zero-etl-burst-days", type=float, default=3.0, help="desk days in the burst of figure 3")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/bench_<timestamp>.json)")
@@ -212,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
 
         console.rule(f"2. Kafka produce + ingest, {args.kafka_events} events")
         results["kafka"] = wearables_stream.measure(args.kafka_events)
+    if "kinesis" not in skip:
+        from bench import kinesis_stream
+
+        events = args.kinesis_events or min(args.kafka_events, 20_000)
+        console.rule(f"2. Kinesis produce + ingest, {events} events")
+        results["kinesis"] = kinesis_stream.measure(events)
     if "zero_etl" not in skip:
         from bench import zero_etl_lag
 

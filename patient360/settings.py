@@ -50,6 +50,20 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("P360_MSK_CLUSTER_ARN", None, "MSK cluster of the external schema (or `P360_MSK_BOOTSTRAP_URI`)"),
     Variable("P360_MSK_BOOTSTRAP_URI", None, "MSK bootstrap URI of the external schema, instead of the ARN"),
     Variable("P360_MSK_IAM_ROLE_ARN", "default", "IAM role of the MSK external schema"),
+    Variable("P360_STREAM_KIND", "msk",
+             "wearable stream: `msk` (Kafka) or `kinesis` (Kinesis Data Streams), dbt var `stream_kind`"),
+    Variable("P360_WEARABLES_KINESIS_STREAM", "wearables_stream", "Kinesis data stream of the wearable events"),
+    Variable("P360_WEARABLES_KDS_SCHEMA", "from_kds",
+             "Redshift external schema over Kinesis (locally: the landing's schema)"),
+    Variable("P360_KDS_IAM_ROLE_ARN", "default", "IAM role of the Kinesis external schema"),
+    Variable("KINESIS_ENDPOINT_URL", None,
+             "Kinesis API endpoint; unset: real Kinesis (AWS_REGION), or `services start kinesis` locally"),
+    Variable("AWS_REGION", None, "AWS region of the Kinesis client (kinesalite: any, `us-east-1` if unset)"),
+    Variable("AWS_ACCESS_KEY_ID", None, "AWS access key of the Kinesis client (unset: boto3's default chain)"),
+    Variable("AWS_SECRET_ACCESS_KEY", None, "AWS secret key of the Kinesis client", secret=True),
+    Variable("AWS_SESSION_TOKEN", None, "AWS session token of the Kinesis client", secret=True),
+    Variable("P360_KINESALITE", "<project>/.local/node/node_modules/kinesalite/cli.js",
+             "kinesalite's cli.js (installed by `make services`)", described=True),
     Variable("KAFKA_BOOTSTRAP_SERVERS", None, "Kafka brokers (MSK); unset: the project starts a local broker"),
     Variable("KAFKA_SECURITY_PROTOCOL", None, "Kafka client security protocol (MSK: `SASL_SSL` or `SSL`)"),
     Variable("KAFKA_SASL_MECHANISM", None, "Kafka SASL mechanism (MSK IAM: `AWS_MSK_IAM`)"),
@@ -171,6 +185,62 @@ class KafkaSettings:
         return env
 
 
+STREAM_KINDS = ("msk", "kinesis")
+LOCAL_REGION = "us-east-1"  # kinesalite accepts any region and any credentials
+
+
+@dataclass(frozen=True)
+class KinesisSettings:
+    endpoint_url: str | None = None  # None: real Kinesis, or the project's kinesalite when one runs
+    stream: str = "wearables_stream"
+    external_schema: str = "from_kds"
+    iam_role_arn: str = "default"
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    kinesalite: Path = PROJECT_DIR / ".local" / "node" / "node_modules" / "kinesalite" / "cli.js"
+
+    def client_config(self, endpoint_url: str | None) -> dict[str, Any]:
+        """boto3.client('kinesis', **config): everything passed explicitly, nothing read behind our back.
+        A local endpoint (kinesalite) gets a region and dummy credentials when none are set."""
+        config: dict[str, Any] = {"region_name": self.region or (LOCAL_REGION if endpoint_url else None)}
+        if endpoint_url:
+            config["endpoint_url"] = endpoint_url
+        key, secret = self.access_key_id, self.secret_access_key
+        if endpoint_url and not key:
+            key, secret = "local", "local"
+        if key:
+            config.update(aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=self.session_token)
+        return config
+
+    def as_env(self) -> dict[str, str]:
+        env = {"P360_WEARABLES_KINESIS_STREAM": self.stream, "P360_WEARABLES_KDS_SCHEMA": self.external_schema,
+               "P360_KDS_IAM_ROLE_ARN": self.iam_role_arn, "P360_KINESALITE": str(self.kinesalite)}
+        optional = {"KINESIS_ENDPOINT_URL": self.endpoint_url, "AWS_REGION": self.region,
+                    "AWS_ACCESS_KEY_ID": self.access_key_id, "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+                    "AWS_SESSION_TOKEN": self.session_token}
+        env.update({name: value for name, value in optional.items() if value})
+        return env
+
+
+def _kinesis_settings(read: _Reader) -> KinesisSettings:
+    return KinesisSettings(
+        endpoint_url=read.text("KINESIS_ENDPOINT_URL"), stream=read.required("P360_WEARABLES_KINESIS_STREAM"),
+        external_schema=read.required("P360_WEARABLES_KDS_SCHEMA"), iam_role_arn=read.required("P360_KDS_IAM_ROLE_ARN"),
+        region=read.text("AWS_REGION"), access_key_id=read.text("AWS_ACCESS_KEY_ID"),
+        secret_access_key=read.text("AWS_SECRET_ACCESS_KEY"), session_token=read.text("AWS_SESSION_TOKEN"),
+        kinesalite=read.path("P360_KINESALITE", KinesisSettings.kinesalite),
+    )
+
+
+def _stream_kind(read: _Reader) -> str:
+    kind = read.required("P360_STREAM_KIND")
+    if kind not in STREAM_KINDS:
+        raise SettingsError(f"P360_STREAM_KIND must be one of {', '.join(STREAM_KINDS)}, got {kind!r}")
+    return kind
+
+
 ENV_PREFIX = "FRONT_DESK_MYSQL_"
 
 
@@ -227,6 +297,8 @@ class Settings:
     target: str = "local"
     profiles_dir: Path = PROJECT_DIR / "profiles"
     kafka: KafkaSettings = field(default_factory=lambda: KafkaSettings(None))
+    stream_kind: str = "msk"  # where the wearable stream lives: msk or kinesis
+    kinesis: KinesisSettings = field(default_factory=KinesisSettings)
     front_desk: MySqlSettings | None = None  # None: the private MariaDB under the data dir
     landing_fault: str | None = None
     project_dir: Path = PROJECT_DIR
@@ -257,7 +329,7 @@ class Settings:
         env = {
             "P360_DATA_DIR": str(self.data_dir), "P360_HEALTHLAKE_DB": self.healthlake_db,
             "P360_ZETL_DB": self.zetl_db, "P360_TARGET": self.target, "DBT_PROFILES_DIR": str(self.profiles_dir),
-            **self.kafka.as_env(),
+            **self.kafka.as_env(), "P360_STREAM_KIND": self.stream_kind, **self.kinesis.as_env(),
         }
         if self.front_desk is not None:
             env.update(self.front_desk.as_env())
@@ -278,6 +350,19 @@ class Settings:
 
     def with_kafka(self, **changes: Any) -> Settings:
         return replace(self, kafka=replace(self.kafka, **changes))
+
+    def with_kinesis(self, **changes: Any) -> Settings:
+        return replace(self, kinesis=replace(self.kinesis, **changes))
+
+    @property
+    def stream_name(self) -> str:
+        """The wearable stream's name: the Kafka topic or the Kinesis stream."""
+        return self.kinesis.stream if self.stream_kind == "kinesis" else self.kafka.topic
+
+    @property
+    def stream_schema(self) -> str:
+        """The landing's schema (on Redshift: the external schema) of the configured stream kind."""
+        return self.kinesis.external_schema if self.stream_kind == "kinesis" else self.kafka.external_schema
 
 
 def process_environ() -> dict[str, str]:
@@ -304,6 +389,7 @@ def load_settings(
         data_dir=(data_dir.resolve() if data_dir else read.path("P360_DATA_DIR", PROJECT_DIR / ".local")),
         healthlake_db=read.required("P360_HEALTHLAKE_DB"), zetl_db=read.required("P360_ZETL_DB"),
         target=target, profiles_dir=read.path("DBT_PROFILES_DIR", PROJECT_DIR / "profiles"), kafka=kafka,
+        stream_kind=_stream_kind(read), kinesis=_kinesis_settings(read),
         front_desk=MySqlSettings.from_env(env) if read.text("FRONT_DESK_MYSQL_HOST") else None,
         landing_fault=read.text("P360_STREAM_LANDING_FAULT"), environ=env,
     )
@@ -370,6 +456,12 @@ class DagSettings:
     fhir_import_dir: str | None
     hooks: dict[str, str] = field(default_factory=dict)  # setting name -> value (auto/on/off or arguments)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    stream_kind: str = "msk"
+
+    @property
+    def stream_source_variable(self) -> str:
+        """The variable that names the wearable stream's source (unset: the stream hook has nothing to read)."""
+        return "KINESIS_ENDPOINT_URL" if self.stream_kind == "kinesis" else "KAFKA_BOOTSTRAP_SERVERS"
 
     def hook(self, name: str) -> str:
         return self.hooks[name]
@@ -386,7 +478,7 @@ def load_dag_settings(environ: Mapping[str, str] | None = None) -> DagSettings:
         redshift_conn_id=read.text("P360_REDSHIFT_CONN_ID"), redshift_schema=read.required("REDSHIFT_SCHEMA"),
         schedule=read.required("P360_DAG_SCHEDULE"), retries=read.integer("P360_DAG_RETRIES"),
         test_behavior=read.required("P360_DAG_TEST_BEHAVIOR"), fhir_import_dir=read.text("P360_FHIR_IMPORT_DIR"),
-        hooks={name: read.required(name) for name in hooks}, environ=env,
+        hooks={name: read.required(name) for name in hooks}, environ=env, stream_kind=_stream_kind(read),
     )
 
 

@@ -32,19 +32,19 @@
 {#- Wearable stream: the latest refresh_time (when the refresh that landed a record ran). Redshift does not
     let a query read a Kafka external schema directly, only its streaming materialized view (the base model);
     locally the landing table has the same column. -#}
-{% macro wearables_stream_loaded_at_query(source_relation) -%}
-    {{- return(adapter.dispatch('wearables_stream_loaded_at_query', 'patient360')(source_relation)) -}}
+{% macro wearables_stream_loaded_at_query(source_relation, streaming_view_name='base_wearables__stream') -%}
+    {{- return(adapter.dispatch('wearables_stream_loaded_at_query', 'patient360')(source_relation, streaming_view_name)) -}}
 {%- endmacro %}
 
-{% macro redshift__wearables_stream_loaded_at_query(source_relation) -%}
+{% macro redshift__wearables_stream_loaded_at_query(source_relation, streaming_view_name) -%}
     {%- set streaming_view = api.Relation.create(
         database=target.database,
         schema=generate_schema_name('staging', none) | trim,
-        identifier='base_wearables__stream',
+        identifier=streaming_view_name,
     ) -%}
     select max(stream_record.refresh_time) from {{ streaming_view }} as stream_record
 {%- endmacro %}
 
-{% macro default__wearables_stream_loaded_at_query(source_relation) -%}
+{% macro default__wearables_stream_loaded_at_query(source_relation, streaming_view_name) -%}
     select max(stream_record.refresh_time) from {{ source_relation }} as stream_record
 {%- endmacro %}

@@ -95,3 +95,17 @@
             then try_cast(replace(replace({{ text }}, 'T', ' '), 'Z', '') as timestamp)
     end
 {%- endmacro %}
+
+
+{#- Text of 1 to 9 digits (a step count sent as a string, as the reference solution's producer does). -#}
+{% macro text_is_unsigned_integer(text) %}
+    {{ return(adapter.dispatch('text_is_unsigned_integer')(text)) }}
+{% endmacro %}
+
+{% macro redshift__text_is_unsigned_integer(text) -%}
+    coalesce({{ text }} ~ '^[0-9]{1,9}$', false)
+{%- endmacro %}
+
+{% macro duckdb__text_is_unsigned_integer(text) -%}
+    coalesce(regexp_full_match({{ text }}, '[0-9]{1,9}'), false)
+{%- endmacro %}

@@ -10,7 +10,7 @@ that does the work and prints.
   patient360 show [--limit 5]                           a few rows of the patient tables
   patient360 status [--no-freshness] [--json]           per source: rows, offsets, replication lag, freshness
   patient360 continuous --interval 10 --duration 120    stream + replica flowing, marts rebuilt every interval
-  patient360 services start|stop|status [SERVICE]       the local MariaDB, Kafka broker and S3 (s3rver)
+  patient360 services start|stop|status [SERVICE]       the local MariaDB, Kafka broker, Kinesis and S3
   patient360 sof run VIEW.json [--out FILE]             a SQL-on-FHIR ViewDefinition -> CSV / Parquet
   patient360 sync export [--initial] [--every 10m]      patient_360 out as Parquet batches (watermark)
   patient360 sync import-engagement SOURCE              outreach events back in, into patient_360
@@ -40,6 +40,8 @@ from patient360.cli import (
 from patient360.cli.output import USAGE, error
 from patient360.local_aws.s3.server import S3StandInError
 from patient360.local_aws.streaming.broker import BrokerError
+from patient360.local_aws.streaming.kinesis.client import KinesisProduceError
+from patient360.local_aws.streaming.kinesis.server import KinesaliteError
 from patient360.local_aws.streaming.landing import LandingError
 from patient360.local_aws.zero_etl.mariadb_server import MariaDbUnavailable
 from patient360.local_aws.zero_etl.replicator import ZeroEtlError
@@ -67,7 +69,8 @@ USAGE_ERRORS: tuple[type[BaseException], ...] = (
     ViewDefinitionError, ValueError,
 )
 # A running step that could not finish: exit 1 with the message.
-STEP_ERRORS: tuple[type[BaseException], ...] = (StepError, BrokerError, LandingError, DataApiError, S3StandInError)
+STEP_ERRORS: tuple[type[BaseException], ...] = (StepError, BrokerError, LandingError, DataApiError, S3StandInError,
+                                                KinesaliteError, KinesisProduceError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +87,12 @@ def _kafka_error() -> type[BaseException]:
     from kafka.errors import KafkaError  # imported late: most verbs never touch Kafka
 
     return KafkaError
+
+
+def _aws_errors() -> tuple[type[BaseException], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError  # imported late: most verbs never touch AWS
+
+    return BotoCoreError, ClientError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except _kafka_error() as exc:
         error(f"the Kafka broker cannot be reached or refused the request: {exc!r}")
+        return USAGE
+    except _aws_errors() as exc:
+        error(f"Kinesis cannot be reached or refused the request (KINESIS_ENDPOINT_URL, AWS_REGION): {exc}")
         return USAGE
 
 

@@ -10,14 +10,15 @@ import sys
 from patient360.cli.output import OK, info
 from patient360.local_aws.s3 import server as s3_server
 from patient360.local_aws.streaming import broker
+from patient360.local_aws.streaming.kinesis import server as kinesis_server
 from patient360.local_aws.zero_etl import mariadb_server
 from patient360.settings import Settings, load_sync_settings
 
-SERVICES = ("mariadb", "kafka", "s3")
+SERVICES = ("mariadb", "kafka", "kinesis", "s3")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    verb = sub.add_parser("services", help="start, stop or show the local MariaDB, Kafka broker and S3 (s3rver)",
+    verb = sub.add_parser("services", help="start, stop or show the local MariaDB, Kafka broker, kinesalite, S3",
                           epilog='Shell-ready: eval "$(patient360 services start)" exports the variables.')
     verb.add_argument("action", choices=["start", "stop", "status"])
     verb.add_argument("service", nargs="?", choices=[*SERVICES, "all"], default="all")
@@ -25,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def services_verb(args: argparse.Namespace, settings: Settings) -> int:
-    chosen = SERVICES if args.service == "all" else (args.service,)
+    # all: MariaDB and the server of the configured stream kind (P360_STREAM_KIND)
+    stream_server = "kinesis" if settings.stream_kind == "kinesis" else "kafka"
+    chosen = ("mariadb", stream_server) if args.service == "all" else (args.service,)
     for service in chosen:
         if args.action == "stop":
             stopped = _stop(service, settings)
@@ -43,6 +46,9 @@ def _start(service: str, settings: Settings) -> dict[str, str]:
     if service == "s3":
         server = s3_server.start(settings.data_dir, load_sync_settings(settings).s3_port)
         return {"P360_S3_ENDPOINT_URL": server.endpoint_url}
+    if service == "kinesis":
+        started = kinesis_server.start_background_kinesalite(settings.data_dir, settings.kinesis.kinesalite)
+        return {"KINESIS_ENDPOINT_URL": started.endpoint_url}
     if service == "mariadb":
         return mariadb_server.ensure_running(settings.data_dir).settings.as_env()
     return {"KAFKA_BOOTSTRAP_SERVERS": broker.start_background_broker(settings.data_dir).bootstrap_servers}
@@ -52,6 +58,9 @@ def _running(service: str, settings: Settings) -> dict[str, str] | None:
     if service == "s3":
         found_s3 = s3_server.running(settings.data_dir)
         return {"P360_S3_ENDPOINT_URL": found_s3.endpoint_url} if found_s3 else None
+    if service == "kinesis":
+        running = kinesis_server.running_kinesalite(settings.data_dir)
+        return {"KINESIS_ENDPOINT_URL": running.endpoint_url} if running else None
     if service == "mariadb":
         server = mariadb_server.running(settings.data_dir)
         return server.settings.as_env() if server else None
@@ -62,6 +71,8 @@ def _running(service: str, settings: Settings) -> dict[str, str] | None:
 def _stop(service: str, settings: Settings) -> bool:
     if service == "s3":
         return s3_server.stop(settings.data_dir)
+    if service == "kinesis":
+        return kinesis_server.stop_background_kinesalite(settings.data_dir)
     if service == "kafka":
         return broker.stop_background_broker(settings.data_dir)
     server = mariadb_server.running(settings.data_dir)

@@ -16,6 +16,7 @@ from patient360.pipeline.wearables import produce
 from patient360.settings import Settings
 from simulators.wearables.events import DEFAULT_START, event_count, generate_events
 from simulators.wearables.faults import with_faults
+from simulators.wearables.reference_payload import reference_record
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,8 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _register_wearables(kinds: argparse._SubParsersAction) -> None:
-    wearables = kinds.add_parser("wearables", help="wearable events to the stream (Kafka / MSK)",
-                                 epilog="Broker: KAFKA_BOOTSTRAP_SERVERS, else `patient360 services start kafka`.")
+    wearables = kinds.add_parser(
+        "wearables", help="wearable events to the stream (Kafka / MSK, or Kinesis: P360_STREAM_KIND)",
+        epilog="MSK: KAFKA_BOOTSTRAP_SERVERS, else `patient360 services start kafka`. Kinesis: KINESIS_ENDPOINT_URL, "
+               "else `patient360 services start kinesis`, else AWS (AWS_REGION).")
     who = wearables.add_mutually_exclusive_group()
     who.add_argument("--patients", nargs="+", metavar="ID", help="patient ids wearing a device")
     who.add_argument("--from-healthlake", action="store_true", help="one device per HealthLake patient")
@@ -53,7 +56,11 @@ def _register_wearables(kinds: argparse._SubParsersAction) -> None:
     wearables.add_argument("--duplicate-rate", type=float, default=0.0, help="share of producer-retry duplicates")
     wearables.add_argument("--malformed-rate", type=float, default=0.0, help="share of broken records")
     wearables.add_argument("--rate", type=float, default=None, help="records per second (default: no limit)")
-    wearables.add_argument("--partitions", type=int, default=3, help="partitions of a topic created here")
+    wearables.add_argument("--partitions", type=int, default=3,
+                           help="partitions of a topic (shards of a Kinesis stream) created here")
+    wearables.add_argument("--payload", choices=["full", "reference"], default="full",
+                           help="reference: the reference solution's thin payload {patient_id, steps_increment "
+                                "(a string), heart_rate}, no event id or time (faults do not apply)")
     wearables.set_defaults(handler=simulate_wearables_verb)
 
 
@@ -65,7 +72,7 @@ def simulate_fhir_verb(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def simulate_wearables_verb(args: argparse.Namespace, settings: Settings) -> int:
-    bootstrap = endpoints.require_kafka(settings)
+    stream = endpoints.require_stream(settings)
     if args.patients:
         ids = args.patients
     elif args.from_healthlake:
@@ -74,9 +81,10 @@ def simulate_wearables_verb(args: argparse.Namespace, settings: Settings) -> int
         ids = [f"patient-{n:04d}" for n in range(1, args.synthetic_patients + 1)]
     start = args.start if args.start.tzinfo else args.start.replace(tzinfo=DEFAULT_START.tzinfo)
     events = generate_events(ids, seed=args.seed, start=start, minutes=args.minutes, interval_s=args.interval_seconds)
-    records = with_faults(events, seed=args.seed, duplicate_rate=args.duplicate_rate,
-                          malformed_rate=args.malformed_rate)
-    report = produce(settings, bootstrap, records, total=event_count(len(ids), args.minutes, args.interval_seconds),
+    records = (map(reference_record, events) if args.payload == "reference" else
+               with_faults(events, seed=args.seed, duplicate_rate=args.duplicate_rate,
+                           malformed_rate=args.malformed_rate))
+    report = produce(settings, stream, records, total=event_count(len(ids), args.minutes, args.interval_seconds),
                      rate=args.rate, partitions=args.partitions, show_progress=interactive())
     info(report.summary())
     return OK

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from patient360.local_aws.streaming.kinesis import landing as kinesis_landing
 from patient360.local_aws.streaming.landing import ensure_landing, landing_lock
 from patient360.local_aws.zero_etl.replicator import ensure_replica, replica_lock_path
 from patient360.locks import advisory_lock
@@ -39,6 +40,8 @@ def ensure_attached_sources(settings: Settings) -> None:
         duckdb.connect(str(settings.healthlake_catalog_path)).close()
     ensure_replica(settings.data_dir, settings.zetl_db)
     ensure_landing(settings.data_dir, settings.kafka.topic, settings.kafka.external_schema)
+    # Both stream kinds' tables: the sources of either kind resolve whichever P360_STREAM_KIND selects.
+    kinesis_landing.ensure_landing(settings.data_dir, settings.kinesis.stream, settings.kinesis.external_schema)
 
 
 @contextmanager

@@ -43,11 +43,17 @@ from patient360.console import interactive, progress_bar
 from patient360.dbt import run_dbt
 from patient360.local_aws.attachments import ensure_attached_sources
 from patient360.local_aws.healthlake.catalog import front_desk_patients
-from patient360.local_aws.streaming.kafka_client import HEADERS, ensure_topic, make_producer
-from patient360.local_aws.streaming.landing import stored_offsets
+from patient360.local_aws.streaming.kafka_client import HEADERS, make_producer
 from patient360.local_aws.zero_etl.mysql import connect
-from patient360.pipeline.endpoints import FrontDeskEndpoint, front_desk, front_desk_available, kafka_for_step
-from patient360.pipeline.wearables import start_over_if_new_stream
+from patient360.pipeline.endpoints import (
+    FrontDeskEndpoint,
+    StreamEndpoint,
+    front_desk,
+    front_desk_available,
+    stream_for_step,
+    stream_source_selector,
+)
+from patient360.pipeline.wearables import ensure_stream, kinesis_client_for, landed_records, start_over_if_new_stream
 from patient360.settings import Settings
 from patient360.warehouse import has_model, relation_name
 from simulators.front_desk.operations import FrontDeskPatient, FrontDeskSimulator, apply
@@ -189,14 +195,46 @@ class Samples:
             return sum(len(q) for q in self.pending.values())
 
 
+class KafkaLiveSender:
+    def __init__(self, settings: Settings) -> None:
+        self.topic = settings.kafka.topic
+        self.producer = make_producer(str(settings.kafka.bootstrap_servers), settings.kafka.client_config(),
+                                      linger_ms=5)
+
+    def send(self, key: bytes, value: bytes) -> None:
+        self.producer.send(self.topic, key=key, value=value, headers=HEADERS)
+
+    def flush(self) -> None:
+        self.producer.flush(timeout=10)
+
+    def close(self) -> None:
+        self.producer.close(timeout=10)
+
+
+class KinesisLiveSender:
+    """One PutRecord per event (at a live rate there is no batch to fill)."""
+
+    def __init__(self, settings: Settings, stream: StreamEndpoint) -> None:
+        self.client = kinesis_client_for(settings, stream)
+        self.stream = settings.kinesis.stream
+
+    def send(self, key: bytes, value: bytes) -> None:
+        self.client.put_record(StreamName=self.stream, Data=value, PartitionKey=key.decode())
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def produce_live(
-    bootstrap: str, security: dict[str, Any], topic: str, patient_ids: list[str], seed: int, rate: float,
+    sender: KafkaLiveSender | KinesisLiveSender, patient_ids: list[str], seed: int, rate: float,
     samples: Samples, stop: threading.Event, errors: list[BaseException],
 ) -> None:
     """Wearable events with event_time = now, round robin over the devices, ``rate`` per second."""
     try:
         devices = [DeviceState(seed, pid) for pid in patient_ids]
-        producer = make_producer(bootstrap, security, linger_ms=5)
         try:
             started = time.monotonic()
             sent = 0
@@ -206,17 +244,17 @@ def produce_live(
                 moment = now.replace(microsecond=now.microsecond // 1000 * 1000)
                 event = device.tick(moment, 1)
                 produced_at = time.time()
-                producer.send(topic, key=event.patient_id.encode(), value=event.to_json(), headers=HEADERS)
+                sender.send(event.patient_id.encode(), event.to_json())
                 samples.add(event.patient_id, moment.replace(tzinfo=None), produced_at)
                 sent += 1
                 ahead = sent / rate - (time.monotonic() - started)
                 if ahead > 0:
                     stop.wait(ahead)
                 if sent % max(1, int(rate)) == 0:
-                    producer.flush(timeout=10)
-            producer.flush(timeout=10)
+                    sender.flush()
+            sender.flush()
         finally:
-            producer.close(timeout=10)
+            sender.close()
     except BaseException as exc:  # reported by the main loop
         errors.append(exc)
 
@@ -322,14 +360,9 @@ def child_process(command: list[str], env: dict[str, str], log_path: Path) -> It
                 process.wait(timeout=CHILD_STOP_TIMEOUT_S)
 
 
-def landed_offsets(settings: Settings) -> int:
-    """Records landed from the topic so far: the sum of the stored next offsets over its partitions."""
-    return sum(next_offset for next_offset, _ in stored_offsets(settings.data_dir, settings.kafka.topic).values())
-
-
 def wait_until_landed(settings: Settings, target: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
-    while landed_offsets(settings) < target:
+    while landed_records(settings) < target:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.2)
@@ -351,6 +384,9 @@ class ContinuousRun:
         self.errors: list[BaseException] = []
         self.threads: list[threading.Thread] = []
         self.samples = Samples()
+        # The default selection names the MSK source; on Kinesis the same models hang off wearables_kds.
+        self.select = config.select.replace("source:wearables_msk+", stream_source_selector(settings))
+        self.stream = StreamEndpoint(settings.stream_kind, None)
         self.desk_counts = DeskCounts()
         self.report = FreshnessReport(
             interval_s=config.interval_s, duration_s=config.duration_s, rate=config.rate,
@@ -362,8 +398,8 @@ class ContinuousRun:
         self.logs.mkdir(parents=True, exist_ok=True)
         previous = {s: signal.signal(s, lambda *_: self.stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
-            with kafka_for_step(self.settings, self.logs / "tansu.log") as (bootstrap, new_stream):
-                self._flow(patient_ids, bootstrap, new_stream)
+            with stream_for_step(self.settings, self.logs) as stream:
+                self._flow(patient_ids, stream)
         finally:
             self.stop.set()
             for thread in self.threads:
@@ -372,11 +408,13 @@ class ContinuousRun:
                 signal.signal(signum, handler)
         return self._finish()
 
-    def _flow(self, patient_ids: list[str], bootstrap: str, new_stream: bool) -> None:
-        settings = self.settings.with_kafka(bootstrap_servers=bootstrap)
-        ensure_topic(bootstrap, settings.kafka.topic, security=settings.kafka.client_config())
+    def _flow(self, patient_ids: list[str], stream: StreamEndpoint) -> None:
+        settings = (self.settings.with_kinesis(endpoint_url=stream.address) if stream.kind == "kinesis"
+                    else self.settings.with_kafka(bootstrap_servers=stream.address))
+        self.stream = stream
+        ensure_stream(settings, stream)
         ensure_attached_sources(settings)
-        fresh_stream = new_stream and start_over_if_new_stream(settings) is not None
+        fresh_stream = stream.new_stream and start_over_if_new_stream(settings) is not None
         desk = prepare_front_desk(settings, self.config.front_desk)
         if desk is not None:
             settings = settings.with_front_desk(desk[0].mysql)
@@ -397,7 +435,7 @@ class ContinuousRun:
         ):
             if not self._initial_build(fresh_stream):
                 return
-            landed_before = landed_offsets(settings)
+            landed_before = landed_records(settings)
             run_started_utc = datetime.now(UTC).replace(tzinfo=None)
             self._start_threads(settings, patient_ids, desk)
             self._build_loop(settings, {"ingest": ingest, "replicate": replicate}, landed_before)
@@ -409,7 +447,7 @@ class ContinuousRun:
         built = has_model(self.settings, "patient_360")
         if built and not fresh_stream:
             return True
-        first = ["build", "--full-refresh", "--select", "source:wearables_msk+"] if built else ["build"]
+        first = ["build", "--full-refresh", "--select", stream_source_selector(self.settings)] if built else ["build"]
         with self.console.status("initial dbt build (before the clock starts)"):
             result = run_dbt(self.settings, *first, target="local", target_name="continuous")
         if not result.ok:
@@ -418,10 +456,11 @@ class ContinuousRun:
 
     def _start_threads(self, settings: Settings, patient_ids: list[str], desk: Any) -> None:
         config = self.config
+        sender = (KinesisLiveSender(settings, self.stream) if self.stream.kind == "kinesis"
+                  else KafkaLiveSender(settings))
         self.threads.append(threading.Thread(
             target=produce_live, name="wearables", daemon=True,
-            args=(settings.kafka.bootstrap_servers, settings.kafka.client_config(), settings.kafka.topic,
-                  patient_ids, config.seed, config.rate, self.samples, self.stop, self.errors),
+            args=(sender, patient_ids, config.seed, config.rate, self.samples, self.stop, self.errors),
         ))
         if desk:
             self.threads.append(threading.Thread(
@@ -466,7 +505,7 @@ class ContinuousRun:
 
     def _build(self, clock: float) -> bool:
         build_start = time.monotonic()
-        result = run_dbt(self.settings, self.config.dbt_command, "--select", *self.config.select.split(),
+        result = run_dbt(self.settings, self.config.dbt_command, "--select", *self.select.split(),
                          target="local", target_name="continuous")
         seen_at = time.time()
         patient_ids = list(self.samples.pending)

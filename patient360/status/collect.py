@@ -21,6 +21,7 @@ from patient360.dbt import run_dbt, target_path
 from patient360.duck import scalar
 from patient360.local_aws.attachments import attach_sources, attached_sources
 from patient360.local_aws.healthlake.bulk_import import IMPORT_LOG_SCHEMA
+from patient360.local_aws.streaming.kinesis.landing import CHECKPOINTS as KINESIS_CHECKPOINTS
 from patient360.local_aws.streaming.landing import STATE_SCHEMA, landing_table
 from patient360.local_aws.zero_etl.replicator import METADATA_SCHEMA
 from patient360.settings import Settings
@@ -65,6 +66,19 @@ class StreamOffset:
 
 
 @dataclass(frozen=True)
+class KinesisShard:
+    """The Kinesis landing's checkpoint of one shard (stored with the rows, exactly once) and its lag."""
+
+    stream: str
+    shard_id: str
+    sequence_number: str | None  # the last one landed
+    finished: bool  # a closed shard read to its end
+    millis_behind_latest: int | None  # GetRecords' MillisBehindLatest at the last read
+    landed_rows: int
+    updated_at: str
+
+
+@dataclass(frozen=True)
 class ReplicatedTable:
     """One table of the zero-ETL integration (SVV_INTEGRATION_TABLE_STATE) and the latest batch's lag."""
 
@@ -87,6 +101,7 @@ class Status:
     rejections_by_reason: dict[str, int] = field(default_factory=dict)
     freshness: list[SourceFreshness] = field(default_factory=list)
     stream_offsets: list[StreamOffset] = field(default_factory=list)
+    kinesis_shards: list[KinesisShard] = field(default_factory=list)
     replication: list[ReplicatedTable] = field(default_factory=list)
     unresolved_references: dict[str, int] = field(default_factory=dict)  # resource type -> count
     problems: list[str] = field(default_factory=list)
@@ -198,6 +213,28 @@ def stream_status(settings: Settings, status: Status) -> None:
     ]
 
 
+def kinesis_status(settings: Settings, status: Status) -> None:
+    """Per shard of the Kinesis stream: checkpoint, whether read to its end, lag, rows landed."""
+    path, schema, stream = settings.landing_path, settings.kinesis.external_schema, settings.kinesis.stream
+    if not path.exists():
+        return
+    with read_only(path) as con:
+        if not has_table(con, STATE_SCHEMA, "kinesis_checkpoints"):
+            return
+        checkpoints = con.execute(
+            f"select shard_id, sequence_number, finished, millis_behind_latest, updated_at "
+            f"from {KINESIS_CHECKPOINTS} where stream = ? order by shard_id", [stream]).fetchall()
+        landed: dict[str, int] = {}
+        if has_table(con, schema, stream):
+            landed = {shard: int(n) for shard, n in con.execute(
+                f"select shard_id, count(*) from {landing_table(schema, stream)} group by 1").fetchall()}
+    status.kinesis_shards = [
+        KinesisShard(stream, shard, seq, bool(done), None if lag is None else int(lag), landed.get(shard, 0),
+                     str(updated))
+        for shard, seq, done, lag, updated in checkpoints
+    ]
+
+
 def replication_status(settings: Settings, status: Status) -> None:
     """The replica's integration table states (as SVV_INTEGRATION_TABLE_STATE) and the latest batch's lag."""
     path = settings.replica_path
@@ -286,6 +323,7 @@ def collect_status(settings: Settings, *, target: str = "local", freshness: bool
         source_table_status(settings, status)
         healthlake_status(settings, status)
         stream_status(settings, status)
+        kinesis_status(settings, status)
         replication_status(settings, status)
         warehouse_status(settings, status)
     if freshness and (target != "local" or settings.healthlake_catalog_path.exists()):

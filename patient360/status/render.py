@@ -9,7 +9,7 @@ from rich.table import Table
 
 from patient360.status.collect import Status
 
-NUMERIC = {"rows", "resources", "partition", "next offset", "landed rows", "loaded", "rejected"}
+NUMERIC = {"rows", "resources", "partition", "next offset", "landed rows", "loaded", "rejected", "lag (ms)"}
 
 
 def render_status(status: Status, out: Console) -> None:
@@ -28,6 +28,11 @@ def render_status(status: Status, out: Console) -> None:
          ("topic", "partition", "next offset", "landed rows", "updated at"),
          [(o.topic, str(o.partition), str(o.next_offset), str(o.landed_rows), o.updated_at)
           for o in status.stream_offsets]),
+        ("wearable stream on Kinesis: shard checkpoints",
+         ("stream", "shard", "last sequence number", "read to end", "lag (ms)", "landed rows", "updated at"),
+         [(k.stream, k.shard_id, k.sequence_number or "-", "yes" if k.finished else "no",
+           "-" if k.millis_behind_latest is None else str(k.millis_behind_latest), str(k.landed_rows), k.updated_at)
+          for k in status.kinesis_shards]),
         ("front desk zero-ETL: integration table state",
          ("table", "state", "rows", "last change applied", "last batch lag", "reason"), _replication_rows(status)),
         ("source freshness", ("source", "status", "last loaded at", "age"), _freshness_rows(status)),

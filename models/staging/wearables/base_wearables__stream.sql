@@ -8,6 +8,7 @@
         materialized=wearables_streaming_materialization(),
         auto_refresh=true,
         tags=['wearables'],
+        enabled=(wearables_stream_kind() == 'msk'),
     )
 }}
 

@@ -4,6 +4,7 @@
     config(
         materialized='view',
         tags=['wearables'],
+        enabled=(wearables_stream_kind() == 'msk'),
     )
 }}
 

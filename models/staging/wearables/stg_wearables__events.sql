@@ -1,5 +1,6 @@
 {#- Valid wearable events, one row per event_id: producer retries duplicate records, the first
-    occurrence (lowest partition/offset) is kept. Incremental on each partition's offset watermark. -#}
+    occurrence (lowest shard_id, sequence_number: an MSK partition/offset or a Kinesis shard/sequence number)
+    is kept. Incremental on each shard's sequence-number watermark. -#}
 {{
     config(
         materialized='incremental',
@@ -24,10 +25,10 @@ with valid_records as (
 watermarks as (
 
     select
-        kafka_partition,
-        max(kafka_offset) as max_offset
+        shard_id,
+        max(sequence_number) as max_sequence_number
     from {{ this }}
-    group by kafka_partition
+    group by shard_id
 
 ),
 
@@ -36,8 +37,10 @@ new_records as (
     select valid_records.*
     from valid_records
     left join watermarks
-        on valid_records.kafka_partition = watermarks.kafka_partition
-    where valid_records.kafka_offset > coalesce(watermarks.max_offset, -1)
+        on valid_records.shard_id = watermarks.shard_id
+    where
+        watermarks.max_sequence_number is null
+        or valid_records.sequence_number > watermarks.max_sequence_number
 
 ),
 
@@ -57,7 +60,7 @@ ranked_records as (
         new_records.*,
         row_number() over (
             partition by event_id
-            order by kafka_partition, kafka_offset
+            order by shard_id, sequence_number
         ) as occurrence
     from new_records
 
@@ -68,11 +71,14 @@ select
     patient_id,
     device_id,
     event_time,
+    event_time_from_arrival,
     steps_increment,
     heart_rate,
     arrived_at,
     kafka_partition,
     kafka_offset,
+    shard_id,
+    sequence_number,
     refresh_time,
     cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }}) as loaded_at
 from ranked_records

@@ -1,5 +1,9 @@
 {#- Every JSON record of the stream with its typed fields and, when it cannot be used, why. A table,
-    appended per refresh: each record's JSON is parsed once, not by every model and test that reads it. -#}
+    appended per refresh: each record's JSON is parsed once, not by every model and test that reads it.
+    Either stream kind (macros/streaming/stream_kind.sql) gives the same columns from here on, positions as
+    (shard_id, sequence_number). On Kinesis the reference solution's thin payload is accepted:
+    {"patient_id", "steps_increment" (digits as a string), "heart_rate"} without event id and event time; its
+    event time is the arrival time (event_time_from_arrival = true) and its event id the record's position. -#}
 {{
     config(
         materialized='incremental',
@@ -9,17 +13,28 @@
 }}
 
 {%- set payload_keys = ['event_id', 'patient_id', 'device_id', 'event_time', 'steps_increment', 'heart_rate'] -%}
+{%- set is_kinesis = wearables_stream_kind() == 'kinesis' -%}
 
 with refreshed_records as (
 
     select
+        {% if is_kinesis -%}
+        cast(null as bigint) as kafka_partition,
+        cast(null as bigint) as kafka_offset,
+        cast(shard_id as varchar(20)) as shard_id,
+        {{ stream_sequence_position('sequence_number') }} as sequence_number,
+        approximate_arrival_timestamp as kafka_timestamp,
+        {%- else -%}
         kafka_partition,
         kafka_offset,
+        {{ msk_partition_shard_id('kafka_partition') }} as shard_id,
+        {{ stream_sequence_position('kafka_offset') }} as sequence_number,
         kafka_timestamp,
+        {%- endif %}
         refresh_time,
         {{ payload_is_object('payload') }} as is_json_object,
         {{ payload_fields('payload', payload_keys) }} as payload_fields
-    from {{ ref('base_wearables__stream') }}
+    from {{ ref('base_wearables__kds_stream' if is_kinesis else 'base_wearables__stream') }}
     where
         is_json
         {% if is_incremental() %}
@@ -31,14 +46,14 @@ with refreshed_records as (
 {% if is_incremental() %}
 
 {#- Exact on top of the refresh_time bound: a full refresh of the streaming view re-reads what the stream still
-    retains with new refresh_times, so a record is new only above its partition's offset watermark. #}
+    retains with new refresh_times, so a record is new only above its shard's sequence-number watermark. #}
 watermarks as (
 
     select
-        kafka_partition,
-        max(kafka_offset) as max_offset
+        shard_id,
+        max(sequence_number) as max_sequence_number
     from {{ this }}
-    group by kafka_partition
+    group by shard_id
 
 ),
 
@@ -47,8 +62,10 @@ stream_records as (
     select refreshed_records.*
     from refreshed_records
     left join watermarks
-        on refreshed_records.kafka_partition = watermarks.kafka_partition
-    where refreshed_records.kafka_offset > coalesce(watermarks.max_offset, -1)
+        on refreshed_records.shard_id = watermarks.shard_id
+    where
+        watermarks.max_sequence_number is null
+        or refreshed_records.sequence_number > watermarks.max_sequence_number
 
 ),
 
@@ -67,9 +84,12 @@ extracted as (
     select
         kafka_partition,
         kafka_offset,
+        shard_id,
+        sequence_number,
         kafka_timestamp as arrived_at,
         refresh_time,
         is_json_object,
+        {{ payload_text('stream_records.payload_fields', 'steps_increment') }} as steps_increment_text,
         {{ payload_text('stream_records.payload_fields', 'event_id') }} as event_id,
         {{ payload_text('stream_records.payload_fields', 'patient_id') }} as patient_id,
         {{ payload_text('stream_records.payload_fields', 'device_id') }} as device_id,
@@ -85,15 +105,38 @@ typed as (
     select
         kafka_partition,
         kafka_offset,
+        shard_id,
+        sequence_number,
         arrived_at,
         refresh_time,
         is_json_object,
-        event_id,
         patient_id,
         device_id,
-        steps_increment_value,
         heart_rate_value,
-        {{ iso8601_utc_to_timestamp('event_time_text') }} as event_time
+        {%- if is_kinesis %}
+        -- The reference payload: neither event id nor event time; steps may be digits in a string.
+        coalesce(event_id is null and event_time_text is null, false) as event_time_from_arrival,
+        coalesce(
+            event_id,
+            case when event_time_text is null then shard_id || '/' || ltrim(sequence_number, '0') end
+        ) as event_id,
+        coalesce(
+            {{ iso8601_utc_to_timestamp('event_time_text') }},
+            case when event_id is null and event_time_text is null then arrived_at end
+        ) as event_time,
+        coalesce(
+            steps_increment_value,
+            case
+                when {{ text_is_unsigned_integer('steps_increment_text') }}
+                    then cast(steps_increment_text as {{ dbt.type_float() }})
+            end
+        ) as steps_increment_value
+        {%- else %}
+        false as event_time_from_arrival,
+        event_id,
+        {{ iso8601_utc_to_timestamp('event_time_text') }} as event_time,
+        steps_increment_value
+        {%- endif %}
     from extracted
 
 )
@@ -101,6 +144,9 @@ typed as (
 select
     kafka_partition,
     kafka_offset,
+    shard_id,
+    sequence_number,
+    event_time_from_arrival,
     arrived_at,
     refresh_time,
     event_id,

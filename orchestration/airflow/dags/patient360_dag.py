@@ -8,7 +8,8 @@
 * Ingestion steps call the ``patient360`` CLI. ``stream_refresh`` (``patient360 ingest``: land what is new on
   the topic, then stop) and ``replicate_once`` (``patient360 replicate --once``: zero-ETL catch-up) exist when the
   installed CLI has those subcommands (read from ``patient360 --help``) or when forced on by config; they are
-  skipped at run time when their source is not configured (``KAFKA_BOOTSTRAP_SERVERS``,
+  skipped at run time when their source is not configured (``KAFKA_BOOTSTRAP_SERVERS`` or, with
+  P360_STREAM_KIND=kinesis, ``KINESIS_ENDPOINT_URL``,
   ``FRONT_DESK_MYSQL_HOST``): on AWS, MSK streaming ingestion and zero-ETL need no task at all.
 * ``dbt source freshness`` fails the run when a source is past its ``error_after`` (warnings only log).
 * The dbt project is rendered by astronomer-cosmos (``DbtTaskGroup``, ``dbt ls`` at parse time) and run by
@@ -142,7 +143,7 @@ def cli_task(task_id: str, cli: str, arguments: str, required_env: str) -> BashO
 #  the variable that must name the source for the step to run)
 HOOKS = [
     ("stream_refresh", "P360_DAG_STREAM_REFRESH", SETTINGS.hook("P360_DAG_STREAM_REFRESH_ARGS"),
-     "KAFKA_BOOTSTRAP_SERVERS"),
+     SETTINGS.stream_source_variable),  # KAFKA_BOOTSTRAP_SERVERS, or KINESIS_ENDPOINT_URL (P360_STREAM_KIND)
     ("replicate_once", "P360_DAG_REPLICATE", SETTINGS.hook("P360_DAG_REPLICATE_ARGS"), "FRONT_DESK_MYSQL_HOST"),
 ]
 TARGET = SETTINGS.target

@@ -9,20 +9,21 @@ with processed_up_to as (
 
 ),
 
-{#- The stream is read through its streaming view (every record, JSON or not): Redshift reads a Kafka external
-    schema only through a streaming materialized view
-    (https://docs.aws.amazon.com/redshift/latest/dg/materialized-view-streaming-ingestion.html). #}
+{#- The stream is read through its streaming view (every record, JSON or not): Redshift reads an MSK or Kinesis
+    external schema only through a streaming materialized view
+    (https://docs.aws.amazon.com/redshift/latest/dg/materialized-view-streaming-ingestion.html). Positions as
+    (shard_id, sequence_number) for either stream kind (macros/streaming/stream_kind.sql). #}
 stream_positions as (
 
-    select kafka_partition, kafka_offset, refresh_time from {{ ref('base_wearables__stream') }}
+    {{ wearables_stream_positions() }}
 
 ),
 
 stream_records as (
 
     select
-        stream_positions.kafka_partition,
-        stream_positions.kafka_offset
+        stream_positions.shard_id,
+        stream_positions.sequence_number
     from stream_positions
     cross join processed_up_to
     where stream_positions.refresh_time <= processed_up_to.refresh_time
@@ -32,8 +33,8 @@ stream_records as (
 duplicate_records as (
 
     select
-        records.kafka_partition,
-        records.kafka_offset
+        records.shard_id,
+        records.sequence_number
     from {{ ref('stg_wearables__records') }} as records
     inner join {{ ref('stg_wearables__events') }} as events
         on records.event_id = events.event_id
@@ -43,9 +44,9 @@ duplicate_records as (
 
 accounted_records as (
 
-    select kafka_partition, kafka_offset from duplicate_records
+    select shard_id, sequence_number from duplicate_records
     union all
-    select kafka_partition, kafka_offset from {{ ref('stg_wearables__quarantine') }}
+    select shard_id, sequence_number from {{ ref('stg_wearables__quarantine') }}
 
 )
 
@@ -53,6 +54,6 @@ select stream_records.*
 from stream_records
 left join accounted_records
     on
-        stream_records.kafka_partition = accounted_records.kafka_partition
-        and stream_records.kafka_offset = accounted_records.kafka_offset
-where accounted_records.kafka_offset is null
+        stream_records.shard_id = accounted_records.shard_id
+        and stream_records.sequence_number = accounted_records.sequence_number
+where accounted_records.sequence_number is null

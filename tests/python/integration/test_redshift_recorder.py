@@ -115,7 +115,8 @@ def test_defects_of_issue_13_stay_fixed_in_the_sql_sent(run: Run) -> None:
     patients = " ".join(node_sql(run, "full", "stg_healthlake__patients", "view"))
     assert "to_char(to_date(left(" in patients  # TO_DATE is lenient: the date must survive the round trip
     incremental_records = " ".join(node_sql(run, "incremental", "stg_wearables__records", "table"))
-    assert "max(kafka_offset) as max_offset" in incremental_records  # a full refresh of the MV re-reads records
+    # a full refresh of the MV re-reads records: each shard (MSK partition) has its sequence-number (offset) watermark
+    assert "max(sequence_number) as max_sequence_number" in incremental_records
     state_test = [s.sql for s in run.statements
                   if s.node.startswith("test.patient360.assert_front_desk_integration") and s.kind == "test"]
     assert state_test and "pg_catalog.svv_integration_table_state" in state_test[0]

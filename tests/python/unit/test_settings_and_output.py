@@ -43,7 +43,7 @@ def test_a_bad_value_is_an_error_naming_the_variable(tmp_path: Path, name: str, 
 
 def test_secrets_are_declared_as_such() -> None:
     secrets = {v.name for v in VARIABLES if v.secret}
-    assert secrets == {"FRONT_DESK_MYSQL_PASSWORD", "REDSHIFT_PASSWORD"}
+    assert secrets == {"FRONT_DESK_MYSQL_PASSWORD", "REDSHIFT_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 
 
 def test_messages_are_never_hard_wrapped_off_a_terminal() -> None:
