@@ -14,21 +14,3 @@
 {% macro duckdb__fhir_reference_id(reference_expr, resource_type) -%}
     nullif(regexp_extract({{ reference_expr }}, '{{ resource_type }}/([A-Za-z0-9.-]+)', 1), '')
 {%- endmacro %}
-
-
-{#-
-    A navigated FHIR value as text. Redshift: HealthLake's nested values are SUPER and must be cast before a
-    join key or a string function (https://docs.aws.amazon.com/redshift/latest/dg/r_SUPER_type.html); a
-    VARCHAR without a length would be 256 bytes.
--#}
-{% macro fhir_text(expression) %}
-    {{- return(adapter.dispatch('fhir_text', 'patient360')(expression)) -}}
-{% endmacro %}
-
-{% macro redshift__fhir_text(expression) -%}
-    cast({{ expression }} as varchar(4096))
-{%- endmacro %}
-
-{% macro duckdb__fhir_text(expression) -%}
-    cast({{ expression }} as varchar)
-{%- endmacro %}
