@@ -60,8 +60,10 @@ lint: setup
 redshift-check: setup
 	$(BIN)/python -m patient360.redshift_check
 
+# Each test file on one of two workers (--dist loadfile: a module's warehouse is built once); `pytest` alone runs
+# the same tests one at a time.
 test: setup setup-airflow lint services
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 	$(BIN)/python -m patient360.redshift_check
 
 # Live Redshift (needs REDSHIFT_HOST, REDSHIFT_USER, REDSHIFT_PASSWORD; skips otherwise): Synthea sample loaded

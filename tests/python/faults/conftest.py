@@ -46,7 +46,7 @@ class Figures:
                 + (f"; {self.notes}" if self.notes else ""))
 
 
-_COLLECTED: list[Figures] = []
+_COLLECTED: list[Figures] = []  # on the process that reports (the controller under pytest-xdist)
 
 
 @pytest.fixture
@@ -55,7 +55,8 @@ def record_figures(request: pytest.FixtureRequest, tmp_path: Path):  # type: ign
 
     def record(figures: Figures) -> Figures:
         figures.test = figures.test or request.node.name
-        _COLLECTED.append(figures)
+        # travels with the test's report, so the summary sees it also when the test ran on an xdist worker
+        request.node.user_properties.append(("fault_figures", asdict(figures)))
         payload = {**asdict(figures), "faults_total": figures.faults_total}
         (tmp_path / "fault-figures.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         if path := testing_option(FIGURES_ENV):
@@ -65,6 +66,11 @@ def record_figures(request: pytest.FixtureRequest, tmp_path: Path):  # type: ign
         return figures
 
     return record
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _COLLECTED.extend(Figures(**value) for name, value in report.user_properties if name == "fault_figures")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
