@@ -209,7 +209,7 @@ class KinesisSettings:
             config["endpoint_url"] = endpoint_url
         key, secret = self.access_key_id, self.secret_access_key
         if endpoint_url and not key:
-            key, secret = "local", "local"
+            key, secret = KINESALITE_DUMMY_KEYS  # a local endpoint accepts any
         if key:
             config.update(aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=self.session_token)
         return config
@@ -242,6 +242,7 @@ def _stream_kind(read: _Reader) -> str:
 
 
 ENV_PREFIX = "FRONT_DESK_MYSQL_"
+KINESALITE_DUMMY_KEYS = ("local", "local")  # kinesalite checks no credentials, boto3 wants some
 
 
 @dataclass(frozen=True)

@@ -121,11 +121,17 @@ def test_relationship_tests_warn_with_the_count_instead_of_failing(built: Built)
     }
     # One literal reference naming an unknown patient id per staging model.
     models = ("allergy_intolerances", "conditions", "immunizations", "encounters", "heart_rate_observations")
-    assert warned == {
+    expected = {
         f"relationships_stg_healthlake__{m}_patient_id__patient_id__ref_stg_healthlake__patients_":
             "Got 1 result, configured to warn if >0"
         for m in models
     }
+    # the ViewDefinition versions of the same staging models (issue 14) warn the same way for the ones they have
+    sof_versions = {name.replace("stg_healthlake__", "stg_healthlake__sof_", 1): message
+                    for name, message in expected.items()}
+    assert expected.items() <= warned.items()
+    assert set(warned) - set(expected) <= set(sof_versions)
+    assert all(warned[name] == sof_versions[name] for name in set(warned) - set(expected))
     assert not built.build.failures
 
 

@@ -42,7 +42,7 @@ class Run:
 def copy_project(destination: Path) -> Path:
     for item in ["dbt_project.yml", ".sqlfluff"]:
         shutil.copy(PROJECT_DIR / item, destination / item)
-    for folder in ["models", "macros", "profiles", "seeds", "analyses", "tests/dbt"]:
+    for folder in ["models", "macros", "profiles", "seeds", "snapshots", "analyses", "tests/dbt"]:
         shutil.copytree(PROJECT_DIR / folder, destination / folder)
     staging = destination / "models" / "staging" / "healthlake"
     # DuckDB's USING SAMPLE is not Redshift SQL: a model leaking it past the dispatch seam must fail.
