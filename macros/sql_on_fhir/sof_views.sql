@@ -331,7 +331,7 @@ where
 from
     {% endraw %}{{ source('healthlake', 'observation') }}{% raw %} as r
 where
-    (exists (select 1 from r.code.coding as w0 where ((cast(w0."system" as varchar(65535)) = 'http://loinc.org') and (cast(w0.code as varchar(65535)) = '8867-4')))){% endraw %}
+    (exists (select 1 from r.code.coding as f0 at f0_index where coalesce(((cast(f0."system" as varchar(65535)) = 'http://loinc.org') and (cast(f0.code as varchar(65535)) = '8867-4')), false) and f0 is not null)){% endraw %}
 {%- endmacro %}
 
 {#- immunizations.json: Immunization -#}

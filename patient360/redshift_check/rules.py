@@ -258,14 +258,26 @@ def _reads_no_value(path: BaseSegment, ancestors: tuple) -> bool:
     """``<path> is [not] null`` or a SUPER shape function reads no value: no cast is needed (a missing path is
     null either way)."""
     parent = ancestors[-1] if ancestors else None
-    tested = re.escape(path.raw) + r"(\[\d+\]|\.\w+)*\s+is\s+(not\s+)?null"
-    if parent is not None and re.fullmatch(tested, parent.raw.strip(), re.IGNORECASE):
+    if parent is not None and _tested_for_null(path, parent):
         return True
     functions = [a for a in ancestors if a.is_type("function")]
     if not functions:
         return False
     name = functions[-1].raw.split("(", 1)[0].strip().lower()
     return name in SUPER_SHAPE_FUNCTIONS
+
+
+def _tested_for_null(path: BaseSegment, parent: BaseSegment) -> bool:
+    """The words right after the path (past its own subscripts and members) are IS [NOT] NULL."""
+    siblings = [s for s in parent.segments if not s.is_type("whitespace", "newline", "comment")]
+    position = next((i for i, s in enumerate(siblings) if s is path), None)
+    if position is None:
+        return False
+    following = siblings[position + 1:]
+    while following and following[0].is_type("array_accessor", "semi_structured_expression"):
+        following = following[1:]
+    words = [s.raw.lower() for s in following[:3]]
+    return words[:2] == ["is", "null"] or words == ["is", "not", "null"]
 
 
 @rule("outer_join_with_super")

@@ -9,32 +9,15 @@ column ``type`` is an explicit cast; ``collection: true`` columns are lists.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from patient360.sql_on_fhir import schema
 from patient360.sql_on_fhir.errors import ViewDefinitionError
 from patient360.sql_on_fhir.expressions import BOOLEAN_TYPE, Expr, ExprCompiler, _quote, duckdb_type
-from patient360.sql_on_fhir.viewdef import Column, Path, Select, View, parse_view
+from patient360.sql_on_fhir.viewdef import Column, Path, Select, View, output_columns, parse_view
 
 Rows = tuple[str, tuple[str, ...]]  # SQL of a LIST(STRUCT) and its column names, in order
-
-
-@dataclass(frozen=True)
-class OutputColumn:
-    name: str
-    type: str | None
-    collection: bool
-
-
-def output_columns(select: Select) -> list[OutputColumn]:
-    """The view's columns in order (a unionAll contributes its first branch's)."""
-    columns = [OutputColumn(c.name, c.type, c.collection is True) for c in select.columns]
-    for child in select.selects:
-        columns += output_columns(child)
-    if select.union_all:
-        columns += output_columns(select.union_all[0])
-    return columns
 
 
 def plain_columns(select: Select) -> list[Column] | None:

@@ -22,10 +22,10 @@ import duckdb
 
 from patient360.settings import load_settings
 from patient360.sql_on_fhir import _healthlake, schema
-from patient360.sql_on_fhir.compile import compile_view, output_columns
+from patient360.sql_on_fhir.compile import compile_view
 from patient360.sql_on_fhir.errors import ViewDefinitionError
 from patient360.sql_on_fhir.redshift_rules import redshift_problems
-from patient360.sql_on_fhir.viewdef import View, parse_view
+from patient360.sql_on_fhir.viewdef import View, output_columns, parse_view
 
 DATABASE = "sof_conformance"
 
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     passed = sum(r.passed for r in results)
     valid = [r for r in results if not r.expect_error]
     clean = sum(not r.redshift_problems for r in valid)
-    print(f"{passed} passed, {len(results) - passed} failed; Redshift SQL generated and parse-clean for "
+    print(f"{passed} passed, {len(results) - passed} failed; Redshift SQL generated, parsed and rule-clean for "
           f"{clean}/{len(valid)} valid views; total {total:.2f} s")
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(test_report(results), indent=2) + "\n", encoding="utf-8")

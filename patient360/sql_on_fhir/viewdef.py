@@ -131,3 +131,20 @@ def parse_view(raw: Any, default_name: str = "view") -> View:
         wheres.append(_path(name, clause["path"], f"where[{i}].path"))
     root = Select("select", selects=tuple(_select(name, s, f"select[{i}]") for i, s in enumerate(selects)))
     return View(name, str(raw.get("title", "")), resource, _constants(name, raw.get("constant")), tuple(wheres), root)
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    name: str
+    type: str | None
+    collection: bool
+
+
+def output_columns(select: Select) -> list[OutputColumn]:
+    """The view's columns in order (a unionAll contributes its first branch's)."""
+    columns = [OutputColumn(c.name, c.type, c.collection is True) for c in select.columns]
+    for child in select.selects:
+        columns += output_columns(child)
+    if select.union_all:
+        columns += output_columns(select.union_all[0])
+    return columns

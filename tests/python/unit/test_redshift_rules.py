@@ -157,3 +157,12 @@ def test_super_shape_functions_need_no_cast_and_at_index_aliases_are_super() -> 
                      "where coalesce(get_array_length(i0.manifestation), 0) = 0") == []
     [violation] = check_sql(f"select upper(i0.severity) as severity {unnested}")
     assert violation.rule == "super_value_not_cast" and "i0.severity" in violation.message
+
+
+def test_a_null_test_inside_a_longer_condition_needs_no_cast_but_a_bare_value_there_does() -> None:
+    fan = "from r.name as f0 at f0_index where cast(f0.use as varchar(16)) = 'official' and f0.family {}"
+    outer = "select (select count(*) {}) as n from awsdatacatalog.db.patient as r"
+    assert check_sql(outer.format(fan.format("is not null"))) == []
+    compared = outer.format(fan.format("= 'F1'"))
+    [violation] = check_sql(compared)
+    assert violation.rule == "super_value_not_cast" and "f0.family" in violation.message
