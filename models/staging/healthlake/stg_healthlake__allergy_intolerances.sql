@@ -1,98 +1,81 @@
-{#-
-    One row per allergy x reaction x manifestation coding, left-outer: an allergy with no reaction (or a
-    manifestation with no coding) keeps exactly one row with null reaction columns, as the reference
-    query's `LEFT JOIN ... ON TRUE` does. Categories are listed per allergy rather than multiplying rows.
--#}
-with allergies as (
+{#- stg_healthlake__allergy_intolerances from its ViewDefinition: only what the spec cannot say is SQL here
+    (null indexes for the rows forEachOrNull keeps, the category list, the anaphylaxis flag). -#}
+with allergy_rows as (
 
-    select * from {{ source('healthlake', 'allergyintolerance') }}
+    select * from {{ ref('base_healthlake__sof_allergy_intolerances') }}
 
 ),
 
 allergy_categories as (
 
     select
-        allergies.id as allergy_id,
-        {{ listagg(fhir_text('allergy_category'), "','", 'order by ' ~ fhir_text('allergy_category')) }} as categories
-    from allergies
-    {{ left_join_unnest('allergies.category', 'allergy_category') }}
-    where {{ fhir_text('allergy_category') }} is not null
-    group by allergies.id
+        allergy_id,
+        {{ listagg('category', "','", 'order by category') }} as categories
+    from {{ ref('stg_healthlake__allergy_categories') }}
+    where category is not null
+    group by allergy_id
 
 ),
 
-reaction_codings as (
+indexed as (
 
     select
-        allergies.id as allergy_id,
-        reaction_index,
-        {{ fhir_text('allergy_reaction.severity') }} as reaction_severity,
-        {{ fhir_text('allergy_reaction.description') }} as reaction_text,
-        manifestation_index,
-        {{ fhir_text('manifestation.text') }} as manifestation_text,
-        coding_index,
-        {{ fhir_text('manifestation_coding.' ~ adapter.quote('system')) }} as manifestation_system,
-        {{ fhir_text('manifestation_coding.code') }} as manifestation_code,
-        {{ fhir_text('manifestation_coding.display') }} as manifestation_display
-    from allergies
-    {{ left_join_unnest('allergies.reaction', 'allergy_reaction', 'reaction_index') }}
-    {{ left_join_unnest('allergy_reaction.manifestation', 'manifestation', 'manifestation_index') }}
-    {{ left_join_unnest('manifestation.coding', 'manifestation_coding', 'coding_index') }}
+        allergy_rows.*,
+        case when reaction_present then reaction_index end as reaction_position,
+        case when manifestation_present then manifestation_index end as manifestation_position,
+        case when coding_present then coding_index end as coding_position
+    from allergy_rows
 
 )
 
 select
     {{ concat_ws_nullsafe("'-'", [
-        'allergies.id',
-        'reaction_codings.reaction_index',
-        'reaction_codings.manifestation_index',
-        'reaction_codings.coding_index',
+        'indexed.allergy_id',
+        'indexed.reaction_position',
+        'indexed.manifestation_position',
+        'indexed.coding_position',
     ]) }} as allergy_reaction_key,
-    allergies.id as allergy_id,
-    {{ fhir_reference_id('allergies.patient.reference') }} as patient_id,
-    {{ fhir_text(fhir_first('allergies.clinicalstatus.coding') ~ '.code') }} as clinical_status,
-    {{ fhir_text(fhir_first('allergies.verificationstatus.coding') ~ '.code') }} as verification_status,
-    allergies.type as allergy_type,
+    indexed.allergy_id,
+    {{ fhir_reference_id('indexed.patient_reference') }} as patient_id,
+    indexed.clinical_status,
+    indexed.verification_status,
+    indexed.allergy_type,
     allergy_categories.categories,
-    allergies.criticality,
-    {{ fhir_text(fhir_first('allergies.code.coding') ~ '.' ~ adapter.quote('system')) }} as allergen_system,
-    {{ fhir_text(fhir_first('allergies.code.coding') ~ '.code') }} as allergen_code,
-    coalesce(
-        {{ fhir_text('allergies.code.text') }}, {{ fhir_text(fhir_first('allergies.code.coding') ~ '.display') }}
-    ) as allergen_description,
-    allergies.recordeddate as recorded_date_text,
-    {{ fhir_date('allergies.recordeddate') }} as recorded_date,
-    {{ fhir_timestamp('allergies.onsetdatetime') }} as onset_at,
-    reaction_codings.reaction_index,
-    reaction_codings.reaction_severity,
-    reaction_codings.reaction_text,
-    reaction_codings.manifestation_index,
-    reaction_codings.manifestation_text,
-    reaction_codings.coding_index,
-    reaction_codings.manifestation_system,
-    reaction_codings.manifestation_code,
-    reaction_codings.manifestation_display,
-    reaction_codings.reaction_index is not null as has_reaction,
+    indexed.criticality,
+    indexed.allergen_system,
+    indexed.allergen_code,
+    coalesce(indexed.allergen_text, indexed.allergen_display) as allergen_description,
+    indexed.recorded as recorded_date_text,
+    {{ fhir_date('indexed.recorded') }} as recorded_date,
+    {{ fhir_timestamp('indexed.onset') }} as onset_at,
+    indexed.reaction_position as reaction_index,
+    indexed.reaction_severity,
+    indexed.reaction_text,
+    indexed.manifestation_position as manifestation_index,
+    indexed.manifestation_text,
+    indexed.coding_position as coding_index,
+    indexed.manifestation_system,
+    indexed.manifestation_code,
+    indexed.manifestation_display,
+    indexed.reaction_position is not null as has_reaction,
     {#- Per manifestation, whichever of its codings says so (SNOMED 39579001, ICD-10-CM T78.2*). #}
     max(
         case
             when
                 (
-                    reaction_codings.manifestation_system = 'http://snomed.info/sct'
-                    and reaction_codings.manifestation_code = '39579001'
+                    indexed.manifestation_system = 'http://snomed.info/sct'
+                    and indexed.manifestation_code = '39579001'
                 )
                 or (
-                    reaction_codings.manifestation_system = 'http://hl7.org/fhir/sid/icd-10-cm'
-                    and reaction_codings.manifestation_code like 'T78.2%'
+                    indexed.manifestation_system = 'http://hl7.org/fhir/sid/icd-10-cm'
+                    and indexed.manifestation_code like 'T78.2%'
                 )
                 then 1
             else 0
         end
     ) over (
-        partition by allergies.id, reaction_codings.reaction_index, reaction_codings.manifestation_index
+        partition by indexed.allergy_id, indexed.reaction_position, indexed.manifestation_position
     ) = 1 as is_anaphylaxis
-from allergies
-inner join reaction_codings
-    on allergies.id = reaction_codings.allergy_id
+from indexed
 left join allergy_categories
-    on allergies.id = allergy_categories.allergy_id
+    on indexed.allergy_id = allergy_categories.allergy_id

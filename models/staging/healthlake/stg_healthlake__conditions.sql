@@ -1,27 +1,22 @@
-{#- One row per FHIR Condition, with its first coding and whether it is clinically active. -#}
+{#- stg_healthlake__conditions from its ViewDefinition: only what the spec cannot say is SQL here. -#}
 with conditions as (
 
-    select * from {{ source('healthlake', 'condition') }}
+    select * from {{ ref('base_healthlake__sof_conditions') }}
 
 )
 
 select
-    conditions.id as condition_id,
-    {{ fhir_reference_id('conditions.subject.reference') }} as patient_id,
-    {{ fhir_reference_id('conditions.encounter.reference', 'Encounter') }} as encounter_id,
-    {{ fhir_text(fhir_first('conditions.clinicalstatus.coding') ~ '.code') }} as clinical_status,
-    {{ fhir_text(fhir_first('conditions.verificationstatus.coding') ~ '.code') }} as verification_status,
-    {{ fhir_text(fhir_first(fhir_first('conditions.category') ~ '.coding') ~ '.code') }} as category_code,
-    {{ fhir_text(fhir_first('conditions.code.coding') ~ '.' ~ adapter.quote('system')) }} as condition_system,
-    {{ fhir_text(fhir_first('conditions.code.coding') ~ '.code') }} as condition_code,
-    coalesce(
-        {{ fhir_text('conditions.code.text') }}, {{ fhir_text(fhir_first('conditions.code.coding') ~ '.display') }}
-    ) as condition_description,
-    {{ fhir_timestamp('conditions.onsetdatetime') }} as onset_at,
-    {{ fhir_timestamp('conditions.abatementdatetime') }} as abated_at,
-    {{ fhir_date('conditions.recordeddate') }} as recorded_date,
-    coalesce(
-        {{ fhir_text(fhir_first('conditions.clinicalstatus.coding') ~ '.code') }} in ('active', 'recurrence', 'relapse'),
-        false
-    ) as is_active
+    condition_id,
+    {{ fhir_reference_id('subject_reference') }} as patient_id,
+    {{ fhir_reference_id('encounter_reference', 'Encounter') }} as encounter_id,
+    clinical_status,
+    verification_status,
+    category_code,
+    condition_system,
+    condition_code,
+    coalesce(condition_text, condition_display) as condition_description,
+    {{ fhir_timestamp('onset') }} as onset_at,
+    {{ fhir_timestamp('abatement') }} as abated_at,
+    {{ fhir_date('recorded') }} as recorded_date,
+    coalesce(clinical_status in ('active', 'recurrence', 'relapse'), false) as is_active
 from conditions

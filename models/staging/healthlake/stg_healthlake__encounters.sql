@@ -1,22 +1,19 @@
-{#- One row per FHIR Encounter (visit): class, type, period, reason. -#}
+{#- stg_healthlake__encounters from its ViewDefinition: only what the spec cannot say is SQL here. -#}
 with encounters as (
 
-    select * from {{ source('healthlake', 'encounter') }}
+    select * from {{ ref('base_healthlake__sof_encounters') }}
 
 )
 
 select
-    encounters.id as encounter_id,
-    {{ fhir_reference_id('encounters.subject.reference') }} as patient_id,
-    encounters.status,
-    {{ fhir_text('encounters.' ~ adapter.quote('class') ~ '.code') }} as encounter_class,
-    {{ fhir_text(fhir_first(fhir_first('encounters.type') ~ '.coding') ~ '.code') }} as encounter_type_code,
-    coalesce(
-        {{ fhir_text(fhir_first('encounters.type') ~ '.text') }},
-        {{ fhir_text(fhir_first(fhir_first('encounters.type') ~ '.coding') ~ '.display') }}
-    ) as encounter_type_description,
-    {{ fhir_text(fhir_first(fhir_first('encounters.reasoncode') ~ '.coding') ~ '.code') }} as reason_code,
-    {{ fhir_timestamp('encounters.period.start') }} as started_at,
-    {{ fhir_timestamp('encounters.period.' ~ adapter.quote('end')) }} as ended_at,
-    {{ fhir_reference_id('encounters.serviceprovider.reference', 'Organization') }} as service_provider_id
+    encounter_id,
+    {{ fhir_reference_id('subject_reference') }} as patient_id,
+    status,
+    encounter_class,
+    encounter_type_code,
+    coalesce(encounter_type_text, encounter_type_display) as encounter_type_description,
+    reason_code,
+    {{ fhir_timestamp('period_start') }} as started_at,
+    {{ fhir_timestamp('period_end') }} as ended_at,
+    {{ fhir_reference_id('service_provider_reference', 'Organization') }} as service_provider_id
 from encounters

@@ -1,22 +1,19 @@
-{#- One row per FHIR Immunization (vaccine as CVX when coded). -#}
+{#- stg_healthlake__immunizations from its ViewDefinition: only what the spec cannot say is SQL here. -#}
 with immunizations as (
 
-    select * from {{ source('healthlake', 'immunization') }}
+    select * from {{ ref('base_healthlake__sof_immunizations') }}
 
 )
 
 select
-    immunizations.id as immunization_id,
-    {{ fhir_reference_id('immunizations.patient.reference') }} as patient_id,
-    {{ fhir_reference_id('immunizations.encounter.reference', 'Encounter') }} as encounter_id,
-    immunizations.status,
-    {{ fhir_text(fhir_first('immunizations.vaccinecode.coding') ~ '.' ~ adapter.quote('system')) }} as vaccine_system,
-    {{ fhir_text(fhir_first('immunizations.vaccinecode.coding') ~ '.code') }} as vaccine_code,
-    coalesce(
-        {{ fhir_text('immunizations.vaccinecode.text') }},
-        {{ fhir_text(fhir_first('immunizations.vaccinecode.coding') ~ '.display') }}
-    ) as vaccine_description,
-    {{ fhir_timestamp('immunizations.occurrencedatetime') }} as occurred_at,
-    {{ fhir_date('immunizations.occurrencedatetime') }} as occurred_date,
-    immunizations.primarysource as is_primary_source
+    immunization_id,
+    {{ fhir_reference_id('patient_reference') }} as patient_id,
+    {{ fhir_reference_id('encounter_reference', 'Encounter') }} as encounter_id,
+    status,
+    vaccine_system,
+    vaccine_code,
+    coalesce(vaccine_text, vaccine_display) as vaccine_description,
+    {{ fhir_timestamp('occurrence') }} as occurred_at,
+    {{ fhir_date('occurrence') }} as occurred_date,
+    is_primary_source
 from immunizations

@@ -1,0 +1,3 @@
+{{ config(enabled=var('p360_reference_staging', false)) }}
+{#- stg_healthlake__allergy_intolerances (from its ViewDefinition) gives exactly the rows of the hand-written reference. -#}
+{{ sof_rows_differ(ref('reference_stg_healthlake__allergy_intolerances'), ref('stg_healthlake__allergy_intolerances')) }}
