@@ -1,10 +1,12 @@
 """`patient360 sync export`: the patient 360 out to a folder or S3, as Parquet batches.
 
 A batch is the rows whose ``last_updated_at`` lies in (stored watermark, upper bound], the upper bound read
-first. Its file is named by that range, written whole to a local temporary file, put at the destination
+first; a patient gone from every source is among them as a tombstone (``is_deleted`` true, patient_id set, the
+rest null). Its file is named by that range, written whole to a local temporary file, put at the destination
 (visible only when complete), and only then is the watermark stored. A process killed anywhere repeats the
 batch: same range, same name, the file replaced, never a gap and never a half file. ``--initial`` exports every
-row and restarts the watermark. Logs name batches, counts and times, never a value from a row.
+live row (no tombstones: the consumer holds nothing to delete) and restarts the watermark. Logs name batches,
+counts and times, never a value from a row.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 ``care_team`` reads ``patient_360_sync`` with clear values (the clinician role); ``analytics`` reads the same
 columns masked exactly as the analyst views are (on DuckDB the ``<schema>_analyst`` view dbt generates from
 the yml PHI tags; on Redshift the same table read by a database user holding the analyst role, so dynamic data
-masking applies). Masking is never re-implemented here: the warehouse's own governance decides.
+masking applies). Masking is never re-implemented here: the warehouse's own governance decides. Both carry
+``is_deleted`` and the clear ``patient_id`` (not PHI), so either consumer can apply a tombstone.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 
 SYNC_MODEL = "patient_360_sync"
 WATERMARK_COLUMN = "last_updated_at"
+# True on a tombstone: the patient left every source (patient_id, this and the watermark column are set).
+DELETED_COLUMN = "is_deleted"
 
 
 @dataclass(frozen=True)

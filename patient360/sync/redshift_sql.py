@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from patient360.sync.profiles import WATERMARK_COLUMN
+from patient360.sync.profiles import DELETED_COLUMN, WATERMARK_COLUMN
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]*$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")
@@ -50,21 +50,25 @@ def timestamp_literal(value: datetime) -> str:
 
 
 def select_batch(relation: str, *, after: datetime | None, upto: datetime | None, named_params: bool) -> str:
-    """The rows of one batch: last_updated_at in (after, upto]. ``named_params``: ``:after``/``:upto`` for the
-    Data API; otherwise literals (DuckDB COPY ... TO takes no parameters)."""
+    """The rows of one batch: last_updated_at in (after, upto], tombstones (is_deleted) included. Without
+    ``after`` (the initial export, or a first sync) the live rows only: the consumer holds nothing to delete.
+    ``named_params``: ``:after``/``:upto`` for the Data API; otherwise literals (DuckDB COPY ... TO takes no
+    parameters)."""
     conditions = []
-    if after is not None:
+    if after is None:
+        conditions.append(f"{DELETED_COLUMN} = false")
+    else:
         conditions.append(f"{WATERMARK_COLUMN} > " + ("cast(:after as timestamp)" if named_params
                                                        else f"cast({timestamp_literal(after)} as timestamp)"))
     if upto is not None:
         conditions.append(f"{WATERMARK_COLUMN} <= " + ("cast(:upto as timestamp)" if named_params
                                                         else f"cast({timestamp_literal(upto)} as timestamp)"))
-    where = f"\nwhere {' and '.join(conditions)}" if conditions else ""
-    return f"select *\nfrom {relation}{where}\norder by patient_id"
+    return f"select *\nfrom {relation}\nwhere {' and '.join(conditions)}\norder by patient_id"
 
 
 def select_upper_bound(relation: str, *, after: datetime | None, named_params: bool) -> str:
-    """The batch's upper bound, read first so the batch and its stored watermark agree exactly."""
+    """The batch's upper bound, read first so the batch and its stored watermark agree exactly. Tombstones
+    count: an initial export's watermark passes the deletions it leaves out, so no later batch repeats them."""
     where = ""
     if after is not None:
         value = "cast(:after as timestamp)" if named_params else f"cast({timestamp_literal(after)} as timestamp)"

@@ -7,7 +7,10 @@
   * a SIGKILL mid-batch (before the file is complete, then after it but before the watermark) repeats the
     batch: one file, the same rows, nothing lost or duplicated, and the next round exports nothing;
   * outreach events written back (with bad rows) show in patient_360 and the quarantine, and the next export
-    carries exactly the patients they changed.
+    carries exactly the patients they changed;
+  * a patient deleted from every source (HealthLake delete, its front-desk rows deleted and replicated) is one
+    tombstone in the next incremental export of either profile and absent from an initial one; re-imported, it
+    is a live row again.
 """
 
 from __future__ import annotations
@@ -118,7 +121,7 @@ def test_initial_export_equals_patient_360(warehouse: dict[str, Any]) -> None:
     assert len(exported) == len(expected) >= 12
     by_patient = {row["patient_id"]: tuple(row[c] for c in columns) for row in exported}
     assert by_patient == {row[0]: row for row in expected}  # every column of every row, each patient once
-    assert all(row["last_updated_at"] is not None for row in exported)
+    assert all(row["last_updated_at"] is not None and row["is_deleted"] is False for row in exported)
     # The analytics profile: the same rows, PHI masked by the warehouse's analyst views.
     masked_out = data_dir / "out-analytics"
     assert export(data_dir, masked_out, "--initial", "--profile", "analytics").returncode == 0
@@ -268,3 +271,84 @@ def test_export_to_the_s3_stand_in_and_engagement_read_back_from_it(
                                "where source_file = 's3://platform/outreach/late.csv'")[0][0] == 1
     finally:
         assert run_cli(data_dir, "services", "stop", "s3").returncode == 0
+
+
+def _delete_from_every_source(warehouse: dict[str, Any], keep: set[str]) -> tuple[str, dict[str, Any]]:
+    """A FHIR patient with desk appointments and no wearable: its Patient deleted in HealthLake (the CLI's
+    --deletes), its appointments deleted in the desk app and replicated. Returns its id and its Patient."""
+    data_dir = warehouse["data_dir"]
+    gone = table(data_dir, "select patient_id from main_marts.patient_360 where identity_source = 'healthlake' "
+                           "and appointments_total > 0 order by 1")
+    patient_id = next(row[0] for row in gone if row[0] not in keep | set(warehouse["wearers"]))
+    patient = next(json.loads(line) for line in (data_dir / "export" / "Patient.000.ndjson").read_text().splitlines()
+                   if json.loads(line)["id"] == patient_id)
+    (data_dir / "no-resources").mkdir()
+    (data_dir / "deletes.txt").write_text(f"Patient/{patient_id}\n")
+    deleted = run_cli(data_dir, "healthlake", "import", str(data_dir / "no-resources"),
+                      "--deletes", str(data_dir / "deletes.txt"), **ENV)
+    assert deleted.returncode == 0, deleted.stderr
+    con = connect(warehouse["mysql"])
+    with con.cursor() as cur:
+        assert cur.execute(f"delete from {TABLE} where patient_id = %s", [patient_id]) > 0
+    con.commit()
+    con.close()
+    warehouse["replicator"].run(until_caught_up=True, timeout=60)
+    return patient_id, patient
+
+
+def _new_rows(out: Path, before: set[str]) -> list[dict[str, Any]]:
+    return parquet_rows(out, sorted(set(p.name for p in out.iterdir()) - before))
+
+
+def test_a_patient_deleted_from_every_source_is_one_tombstone_then_live_again_when_back(
+    warehouse: dict[str, Any], changed_round: dict[str, Any]
+) -> None:
+    data_dir, out = warehouse["data_dir"], warehouse["out"]
+    outreach = changed_round["outreach"]  # the patients other tests look at stay
+    keep = set(changed_round["touched"].values()) | set(outreach) | {outreach["quarantined"]}
+    before, files_before = described(data_dir), set(p.name for p in out.iterdir())
+    patient_id, patient = _delete_from_every_source(warehouse, keep)
+    build(data_dir)
+    after = described(data_dir)
+    assert patient_id not in after
+    result = export(data_dir, out)
+    assert result.returncode == 0, result.stderr
+    batch = _new_rows(out, files_before)
+    tombstones = [row for row in batch if row["patient_id"] == patient_id]
+    assert len(tombstones) == 1, batch  # one row for the patient, and it is the tombstone
+    tombstone = tombstones[0]
+    closed_at = table(data_dir, "select cast(max(dbt_valid_to) as timestamp) from main_snapshots.patient_360_snapshot "
+                                f"where patient_id = '{patient_id}'")[0][0]
+    assert tombstone["is_deleted"] is True and tombstone["last_updated_at"] == closed_at is not None
+    assert all(value is None for column, value in tombstone.items()
+               if column not in ("patient_id", "is_deleted", "last_updated_at"))
+    others = [row for row in batch if row["patient_id"] != patient_id]
+    assert not any(row["is_deleted"] for row in others)
+    assert sorted(row["patient_id"] for row in others) == sorted(p for p in after if before.get(p) != after[p])
+    # The analytics profile carries the same tombstone: the id is not PHI, so it leaves in clear (the masked
+    # columns hold whatever the warehouse's masking makes of a null).
+    masked_out = data_dir / "out-analytics"
+    masked_before = set(p.name for p in masked_out.iterdir())
+    assert export(data_dir, masked_out, "--profile", "analytics").returncode == 0
+    masked = [row for row in _new_rows(masked_out, masked_before) if row["patient_id"] == patient_id]
+    assert [(row["is_deleted"], row["identity_source"], row["last_updated_at"]) for row in masked] == [
+        (True, None, closed_at)]
+    # An initial export holds the live patients only: patient_360, no tombstone.
+    initial_out = data_dir / "out-after-delete"
+    assert export(data_dir, initial_out, "--initial").returncode == 0
+    initial = _new_rows(initial_out, set())
+    assert sorted(row["patient_id"] for row in initial) == sorted(after)
+    assert not any(row["is_deleted"] for row in initial)
+    # Back in HealthLake (a newer version than the delete): a live row again, newer than the tombstone.
+    patient["meta"] = {**patient.get("meta", {}), "lastUpdated": datetime.now(UTC).isoformat(), "versionId": "9"}
+    (data_dir / "back").mkdir()
+    (data_dir / "back" / "Patient.ndjson").write_text(json.dumps(patient) + "\n")
+    assert not import_bulk_export(data_dir / "back", data_dir, HEALTHLAKE_DB).rejected
+    build(data_dir)
+    files_before = set(p.name for p in out.iterdir())
+    assert export(data_dir, out).returncode == 0
+    back = [row for row in _new_rows(out, files_before) if row["patient_id"] == patient_id]
+    assert [row["is_deleted"] for row in back] == [False] and back[0]["given_name"] is not None
+    assert back[0]["last_updated_at"] > tombstone["last_updated_at"]
+    assert table(data_dir, "select is_deleted from main_marts.patient_360_sync "
+                           f"where patient_id = '{patient_id}'") == [(False,)]

@@ -143,6 +143,34 @@ def test_every_sync_statement_parses_as_redshift() -> None:
     assert "\\" not in "".join(statements)  # Redshift literals process backslashes: none are produced
 
 
+def test_incremental_batches_select_tombstones_the_initial_export_leaves_them_out() -> None:
+    """The statements' text (Redshift grammar and rules) and what they select, run on a DuckDB table of the same
+    name: a live row, a tombstone, and a row older than the watermark."""
+    relation = sync_relation(sync_settings())
+    incremental = select_batch(relation, after=AFTER, upto=UPTO, named_params=True)
+    initial = unload_statement(relation, upto=UPTO, to_url="s3://activation/p360/initial/part_", iam_role_arn=ROLE)
+    for sql in (incremental, initial):
+        assert_parses_for_redshift(sql)
+    assert "is_deleted" not in incremental  # nothing filters tombstones out of a batch
+    assert "where is_deleted = false and last_updated_at <=" in initial
+    with duckdb.connect() as con:
+        con.execute("create schema patient360_marts")
+        con.execute(f"create table {relation} (patient_id varchar, given_name varchar, is_deleted boolean, "
+                    "last_updated_at timestamp)")
+        con.execute(f"insert into {relation} values ('live', 'Ann', false, '2026-03-02 08:00:00'), "
+                    "('gone', null, true, '2026-03-02 08:30:00'), ('old', 'Bo', false, '2026-03-01 09:00:00'), "
+                    "('old-gone', null, true, '2026-03-01 10:00:00')")
+
+        def selected(after: datetime | None) -> list[tuple[str, bool]]:
+            sql = select_batch(relation, after=after, upto=UPTO, named_params=False)
+            return [(row[0], row[2]) for row in con.execute(sql).fetchall()]
+
+        assert selected(AFTER) == [("gone", True), ("live", False)]
+        assert selected(None) == [("live", False), ("old", False)]  # the initial export: live rows only
+        upper = con.execute(select_upper_bound(relation, after=None, named_params=False)).fetchone()
+    assert upper == (datetime(2026, 3, 2, 8, 30), 4)  # the initial watermark passes the tombstones it leaves out
+
+
 def test_the_redshift_rules_refuse_a_bad_statement_before_it_is_sent() -> None:
     with pytest.raises(RedshiftRuleError, match="does not parse"):
         check_redshift_statement("unload select from where", node="sync.bad")
