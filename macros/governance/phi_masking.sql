@@ -20,7 +20,8 @@
     {%- elif kind in ('birth_date', 'date') -%}
         cast(date_trunc('year', {{ column_expr }}) as {{ data_type }})
     {%- else -%}
-        cast('REDACTED' as {{ data_type }})
+        {#- an absent value stays absent: it holds no PHI, and REDACTED would claim there is a value -#}
+        case when {{ column_expr }} is null then null else cast('REDACTED' as {{ data_type }}) end
     {%- endif -%}
 {%- endmacro %}
 

@@ -325,14 +325,16 @@ def test_a_patient_deleted_from_every_source_is_one_tombstone_then_live_again_wh
     others = [row for row in batch if row["patient_id"] != patient_id]
     assert not any(row["is_deleted"] for row in others)
     assert sorted(row["patient_id"] for row in others) == sorted(p for p in after if before.get(p) != after[p])
-    # The analytics profile carries the same tombstone: the id is not PHI, so it leaves in clear (the masked
-    # columns hold whatever the warehouse's masking makes of a null).
+    # The analytics profile carries the same tombstone: the id is not PHI, so it leaves in clear; masking keeps
+    # the absent values absent.
     masked_out = data_dir / "out-analytics"
     masked_before = set(p.name for p in masked_out.iterdir())
     assert export(data_dir, masked_out, "--profile", "analytics").returncode == 0
     masked = [row for row in _new_rows(masked_out, masked_before) if row["patient_id"] == patient_id]
     assert [(row["is_deleted"], row["identity_source"], row["last_updated_at"]) for row in masked] == [
         (True, None, closed_at)]
+    assert all(value is None for column, value in masked[0].items()
+               if column not in ("patient_id", "is_deleted", "last_updated_at"))
     # An initial export holds the live patients only: patient_360, no tombstone.
     initial_out = data_dir / "out-after-delete"
     assert export(data_dir, initial_out, "--initial").returncode == 0
