@@ -4,16 +4,14 @@ found again by later commands through a state file."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
+from patient360.local_aws.background import read_state, stop_recorded, write_state
 from patient360.settings import PROJECT_DIR
 
 PACKAGE_JSON = Path(__file__).resolve().parent / "package.json"
@@ -56,22 +54,8 @@ def _state_file(data_dir: Path) -> Path:
     return data_dir / "s3" / "s3rver.json"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def running(data_dir: Path) -> S3Server | None:
-    state = _state_file(data_dir)
-    if not state.exists():
-        return None
-    server = S3Server(**json.loads(state.read_text(encoding="utf-8")))
-    return server if _alive(server.pid) else None
+    return read_state(_state_file(data_dir), S3Server)
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: float) -> None:
@@ -105,19 +89,9 @@ def start(data_dir: Path, port: int) -> S3Server:
         )
     _wait_listening(port, process, timeout_s=30)
     server = S3Server(port=port, pid=process.pid)
-    _state_file(data_dir).write_text(json.dumps(asdict(server)), encoding="utf-8")
+    write_state(_state_file(data_dir), server)
     return server
 
 
 def stop(data_dir: Path, timeout_s: float = 10.0) -> bool:
-    server = running(data_dir)
-    _state_file(data_dir).unlink(missing_ok=True)
-    if server is None:
-        return False
-    os.kill(server.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _alive(server.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _alive(server.pid):
-        os.kill(server.pid, signal.SIGKILL)
-    return True
+    return stop_recorded(_state_file(data_dir), S3Server, timeout_s)

@@ -8,17 +8,17 @@ can be too low, so nothing in this project decides "done" from them.
 from __future__ import annotations
 
 import importlib.resources
-import json
 import os
-import signal
 import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+
+from patient360.local_aws.background import read_state, stop_recorded, write_state
 
 LOOPBACK = "127.0.0.1"
 
@@ -154,23 +154,9 @@ def _state_file(data_dir: Path) -> Path:
     return data_dir / "kafka" / "broker.json"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def running_broker(data_dir: Path) -> BackgroundBroker | None:
     """The background broker of this data dir, if it still runs."""
-    state = _state_file(data_dir)
-    if not state.exists():
-        return None
-    broker = BackgroundBroker(**json.loads(state.read_text(encoding="utf-8")))
-    return broker if _alive(broker.pid) else None
+    return read_state(_state_file(data_dir), BackgroundBroker)
 
 
 def start_background_broker(data_dir: Path) -> BackgroundBroker:
@@ -182,20 +168,10 @@ def start_background_broker(data_dir: Path) -> BackgroundBroker:
     state.parent.mkdir(parents=True, exist_ok=True)
     local = start_local_broker(log_path=state.parent / "tansu.log", detached=True)
     broker = BackgroundBroker(port=local.port, pid=local.process.pid, cluster_id=local.cluster_id)
-    state.write_text(json.dumps(asdict(broker)), encoding="utf-8")
+    write_state(state, broker)
     return broker
 
 
 def stop_background_broker(data_dir: Path, timeout_s: float = 10.0) -> bool:
     """Stop the background broker; returns whether one was running."""
-    broker = running_broker(data_dir)
-    _state_file(data_dir).unlink(missing_ok=True)
-    if broker is None:
-        return False
-    os.kill(broker.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _alive(broker.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _alive(broker.pid):
-        os.kill(broker.pid, signal.SIGKILL)
-    return True
+    return stop_recorded(_state_file(data_dir), BackgroundBroker, timeout_s)

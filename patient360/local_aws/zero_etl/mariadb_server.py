@@ -11,20 +11,19 @@ The Debian package ``mariadb-server`` provides the binaries (``make services`` i
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
 
+from patient360.local_aws.background import process_alive, read_state, stop_process, write_state
 from patient360.settings import FRONT_DESK_DATABASE, MySqlSettings
 
 APP_USER = "p360"
@@ -52,7 +51,7 @@ class MariaDbServer:
         )
 
     def is_alive(self) -> bool:
-        return _pid_alive(self.pid) and _can_connect(self.socket)
+        return process_alive(self.pid) and _can_connect(self.socket)
 
 
 def find_binary(name: str) -> str | None:
@@ -91,22 +90,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)  # reap our own child if it died
-        if waited == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _can_connect(socket_path: str) -> bool:
     try:
         pymysql.connect(unix_socket=socket_path, user="root", connect_timeout=2).close()
@@ -139,14 +122,8 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 def running(data_dir: Path) -> MariaDbServer | None:
     """The server started earlier for this data dir, if it is still up."""
-    state = _state_file(data_dir / "mariadb")
-    if not state.exists():
-        return None
-    try:
-        server = MariaDbServer(**json.loads(state.read_text()))
-    except (TypeError, ValueError):
-        return None
-    return server if server.is_alive() else None
+    server = read_state(_state_file(data_dir / "mariadb"), MariaDbServer)
+    return server if server is not None and server.is_alive() else None
 
 
 def start(
@@ -207,7 +184,7 @@ def start(
     server = MariaDbServer(
         base_dir=str(base), port=port, socket=str(sock), pid=process.pid, server_id=server_id,
     )
-    _state_file(base).write_text(json.dumps(asdict(server), indent=2))
+    write_state(_state_file(base), server)
     return server
 
 
@@ -236,14 +213,6 @@ def _bootstrap(sock: str) -> None:
 
 def stop(server: MariaDbServer, *, timeout: float = 30.0) -> None:
     """Clean shutdown (SIGTERM, InnoDB flushes), SIGKILL only if it does not stop in time."""
-    if not _pid_alive(server.pid):
-        return
-    os.kill(server.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _pid_alive(server.pid):
-        if time.monotonic() > deadline:
-            os.kill(server.pid, signal.SIGKILL)
-            break
-        time.sleep(0.1)
+    stop_process(server.pid, timeout)
     with contextlib.suppress(FileNotFoundError):
         _state_file(Path(server.base_dir)).unlink()

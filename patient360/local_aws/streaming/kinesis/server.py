@@ -8,17 +8,14 @@ points the same code at any other endpoint instead.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
+from patient360.local_aws.background import read_state, stop_recorded, write_state
 from patient360.local_aws.streaming.broker import LOOPBACK, free_port, wait_until_listening
 
 PACKAGE_DIR = Path(__file__).resolve().parent  # package.json and package-lock.json: `make services` installs them
@@ -112,22 +109,8 @@ def _state_file(data_dir: Path) -> Path:
     return data_dir / "kinesis" / "kinesalite.json"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def running_kinesalite(data_dir: Path) -> BackgroundKinesis | None:
-    state = _state_file(data_dir)
-    if not state.exists():
-        return None
-    found = BackgroundKinesis(**json.loads(state.read_text(encoding="utf-8")))
-    return found if _alive(found.pid) else None
+    return read_state(_state_file(data_dir), BackgroundKinesis)
 
 
 def start_background_kinesalite(data_dir: Path, cli: Path) -> BackgroundKinesis:
@@ -138,19 +121,9 @@ def start_background_kinesalite(data_dir: Path, cli: Path) -> BackgroundKinesis:
     state.parent.mkdir(parents=True, exist_ok=True)
     local = start_kinesalite(cli, log_path=state.parent / "kinesalite.log", detached=True)
     started = BackgroundKinesis(port=local.port, pid=local.process.pid)
-    state.write_text(json.dumps(asdict(started)), encoding="utf-8")
+    write_state(state, started)
     return started
 
 
 def stop_background_kinesalite(data_dir: Path, timeout_s: float = 10.0) -> bool:
-    found = running_kinesalite(data_dir)
-    _state_file(data_dir).unlink(missing_ok=True)
-    if found is None:
-        return False
-    os.kill(found.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _alive(found.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _alive(found.pid):
-        os.kill(found.pid, signal.SIGKILL)
-    return True
+    return stop_recorded(_state_file(data_dir), BackgroundKinesis, timeout_s)
