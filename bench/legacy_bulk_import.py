@@ -1,4 +1,5 @@
-"""The bulk importer as it was before the fast path (commit 00129a6), kept only for bench/fhir_throughput.py.
+"""The bulk importer as it was before the fast path (commit 00129a6), kept only for bench/fhir_throughput.py:
+its reading, parsing and table writing as they were; what has not changed since is imported.
 
 Do not use it elsewhere: patient360/local_aws/healthlake/bulk_import.py is the importer.
 """
@@ -6,7 +7,6 @@ Do not use it elsewhere: patient360/local_aws/healthlake/bulk_import.py is the i
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 import time
 import uuid
@@ -21,17 +21,18 @@ import duckdb
 from patient360.console import progress_bar
 from patient360.local_aws.healthlake import layout
 
-RESOURCE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
-FHIR_ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-IMPORT_LOG_SCHEMA = "healthlake_import_log"
-
-
-@dataclass(frozen=True)
-class Rejection:
-    file: str
-    line: int
-    reason: str
-    resource_type: str | None = None
+# What did not change since: the checks' patterns, the rejection record, validation, file naming, paths.
+from patient360.local_aws.healthlake.bulk_import import (
+    FHIR_ID_PATTERN,
+    IMPORT_LOG_SCHEMA,
+    RESOURCE_TYPE_PATTERN,
+    FhirValidator,
+    Rejection,
+    catalog_path,
+    datastore_dir,
+    duckdb_struct_literal,
+    expected_type_from_filename,
+)
 
 
 @dataclass
@@ -54,37 +55,6 @@ class ImportReport:
         )
 
 
-class FhirValidator:
-    """Optional strict check with the ``fhir.resources`` models (R4B: the R4-compatible release)."""
-
-    def __init__(self) -> None:
-        try:
-            from fhir.resources.R4B import get_fhir_model_class
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise RuntimeError("validation needs the 'fhir.resources' package: pip install -e '.[dev]'") from exc
-        self._model_class = get_fhir_model_class
-
-    def problems(self, resource: dict[str, Any]) -> str | None:
-        from pydantic import ValidationError
-
-        try:
-            self._model_class(resource["resourceType"]).model_validate(resource)
-        except KeyError:
-            return f"unknown FHIR resource type {resource['resourceType']!r}"
-        except ValidationError as exc:
-            # include_input=False: pydantic would otherwise echo the offending (PHI) values.
-            first = exc.errors(include_input=False, include_url=False)[0]
-            where = ".".join(str(part) for part in first["loc"])
-            return f"invalid FHIR R4: {where}: {first['msg']} ({exc.error_count()} problem(s))"
-        return None
-
-
-def expected_type_from_filename(path: Path) -> str | None:
-    """Bulk export names files ``<ResourceType>.<n>.ndjson``; other names accept any type."""
-    prefix = path.name.split(".", 1)[0]
-    return prefix if RESOURCE_TYPE_PATTERN.match(prefix) else None
-
-
 def check_line(text: str, expected_type: str | None) -> tuple[dict[str, Any] | None, str | None]:
     """Parse one NDJSON line: (resource, None) when acceptable, (None, reason) when not."""
     try:
@@ -102,14 +72,6 @@ def check_line(text: str, expected_type: str | None) -> tuple[dict[str, Any] | N
     if not isinstance(resource_id, str) or not FHIR_ID_PATTERN.match(resource_id):
         return None, "resource has no valid id"
     return resource, None
-
-
-def datastore_dir(data_dir: Path, database: str) -> Path:
-    return data_dir / "healthlake" / database
-
-
-def catalog_path(data_dir: Path) -> Path:
-    return data_dir / "awsdatacatalog.duckdb"
 
 
 def import_bulk_export(
@@ -211,11 +173,6 @@ def write_table(
         )
     finally:
         Path(tmp.name).unlink()
-
-
-def duckdb_struct_literal(columns: dict[str, str]) -> str:
-    entries = (f"'{name}': '{sql_type.replace(chr(39), chr(39) * 2)}'" for name, sql_type in columns.items())
-    return "{" + ", ".join(entries) + "}"
 
 
 def log_job(data_dir: Path, report: ImportReport, source: Path) -> None:
