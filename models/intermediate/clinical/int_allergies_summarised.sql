@@ -40,23 +40,9 @@ allergies as (
 
 ),
 
-distinct_descriptions as (
-
-    select distinct
-        patient_id,
-        allergen_description
-    from allergies
-    where allergen_description is not null
-
-),
-
 descriptions_listed as (
 
-    select
-        patient_id,
-        {{ listagg('allergen_description', "'; '", 'order by allergen_description') }} as allergy_descriptions
-    from distinct_descriptions
-    group by patient_id
+    {{ bounded_listagg('allergies', 'patient_id', 'allergen_description', 'allergy_descriptions') }}
 
 ),
 

@@ -26,23 +26,9 @@ conditions as (
 
 ),
 
-active_condition_names as (
-
-    select distinct
-        patient_id,
-        condition_description
-    from conditions
-    where is_active and condition_description is not null
-
-),
-
 active_conditions_listed as (
 
-    select
-        patient_id,
-        {{ listagg('condition_description', "'; '", 'order by condition_description') }} as active_conditions
-    from active_condition_names
-    group by patient_id
+    {{ bounded_listagg('conditions', 'patient_id', 'condition_description', 'active_conditions', where='is_active') }}
 
 ),
 
