@@ -4,6 +4,8 @@ reachable here: each form is checked for its shape, the Redshift grammar and the
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from patient360.sql_on_fhir.compile import compile_view
 from patient360.sql_on_fhir.errors import ViewDefinitionError
 from patient360.sql_on_fhir.redshift_rules import redshift_problems
+from tests.python.support import PROJECT_DIR
 
 ID = {"name": "id", "path": "id", "type": "id"}
 RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
@@ -83,3 +86,13 @@ def test_repeat_is_a_recursive_cte_over_every_path_with_a_depth_first_row_index(
     assert "array(node.item, node.answer)" in sql and "where p.depth < 100" in sql
     assert "row_number() over (partition by k0 order by node_key) - 1 as item_index" in sql
     assert "q1.item_index as i" in sql and "q1.k0 = cast(r.id as varchar(64))" in sql
+
+
+def test_the_readme_worked_example_shows_the_redshift_sql_the_compiler_writes() -> None:
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    example = readme[readme.index("### Worked example"):]
+    view_json = re.search(r"```json\n(.*?)```", example, re.S)
+    shown = re.search(r'dialect="redshift"\)`\):\n\n```sql\n(.*?)```', example, re.S)
+    assert view_json and shown, "README: the worked example's view or Redshift SQL block is gone"
+    view = json.loads(view_json.group(1))
+    assert shown.group(1) == compile_view(view, "awsdatacatalog.patient360_healthlake_view.patient", dialect="redshift")
