@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from patient360.local_aws.background import read_state, stop_recorded, write_state
+from patient360.background import read_state, stop_recorded, write_state
 from patient360.settings import PROJECT_DIR
 
 PACKAGE_JSON = Path(__file__).resolve().parent / "package.json"

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from patient360.local_aws.background import read_state, stop_recorded, write_state
+from patient360.background import read_state, stop_recorded, write_state
 
 LOOPBACK = "127.0.0.1"
 

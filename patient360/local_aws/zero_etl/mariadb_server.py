@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pymysql
 
-from patient360.local_aws.background import process_alive, read_state, stop_process, write_state
+from patient360.background import process_alive, read_state, stop_process, write_state
 from patient360.settings import FRONT_DESK_DATABASE, MySqlSettings
 
 APP_USER = "p360"

@@ -25,7 +25,7 @@ ZETL_DB = "zetl_dbt_test"
 START = datetime(2026, 3, 2, 7, 30)
 # the front-desk models and the patients they resolve to (cautious: not the other staging models' tests)
 BUILD_FRONT_DESK = (
-    "build", "--select", "stg_healthlake__patients", "source:front_desk+", "stg_front_desk__integration_table_state+",
+    "build", "--select", "+stg_healthlake__patients", "source:front_desk+", "stg_front_desk__integration_table_state+",
     # the marts and the engagement write-back (it also reads the other sources) are not the front desk's
     "--exclude", "marts", "path:models/intermediate/engagement", "resource_type:snapshot",
     "--indirect-selection", "cautious",

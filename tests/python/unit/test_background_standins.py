@@ -1,4 +1,4 @@
-"""The one "kept running between commands" implementation every local stand-in uses (local_aws/background.py):
+"""The one "kept running between commands" implementation every local stand-in uses (patient360/background.py):
 a state file finds the process again, a dead or foreign state reads as nothing, stop is SIGTERM then SIGKILL."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from patient360.local_aws.background import process_alive, read_state, stop_recorded, write_state
+from patient360.background import process_alive, read_state, stop_recorded, write_state
 
 
 @dataclass(frozen=True)

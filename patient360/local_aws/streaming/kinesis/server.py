@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from patient360.local_aws.background import read_state, stop_recorded, write_state
+from patient360.background import read_state, stop_recorded, write_state
 from patient360.local_aws.streaming.broker import LOOPBACK, free_port, wait_until_listening
 
 PACKAGE_DIR = Path(__file__).resolve().parent  # package.json and package-lock.json: `make services` installs them
