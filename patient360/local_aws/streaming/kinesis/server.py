@@ -19,6 +19,8 @@ from patient360.background import read_state, stop_recorded, write_state
 from patient360.local_aws.streaming.broker import LOOPBACK, free_port, wait_until_listening
 
 PACKAGE_DIR = Path(__file__).resolve().parent  # package.json and package-lock.json: `make services` installs them
+# kinesalite dies when a client drops a request half way; this guard keeps it serving (see the file)
+OUTLIVE_ABORTED_REQUESTS = PACKAGE_DIR / "outlive_aborted_requests.js"
 
 
 class KinesaliteError(RuntimeError):
@@ -36,8 +38,8 @@ def _command(cli: Path, port: int) -> list[str]:
     if not cli.is_file():
         raise KinesaliteError(f"kinesalite is not installed at {cli}: run `make services` (P360_KINESALITE)")
     # Streams become ACTIVE at once: the project waits with describe_stream anyway, tests need not sleep.
-    return [node_binary(), str(cli), "--port", str(port), "--createStreamMs", "0", "--deleteStreamMs", "0",
-            "--updateStreamMs", "0", "--shardLimit", "1000"]
+    return [node_binary(), "--require", str(OUTLIVE_ABORTED_REQUESTS), str(cli), "--port", str(port),
+            "--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "0", "--shardLimit", "1000"]
 
 
 @dataclass
