@@ -10,7 +10,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export P360_DATA_DIR ?= $(CURDIR)/.local
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup setup-airflow services demo test test-faults test-redshift lint redshift-check sof-conformance sof-views bench bench-zero-etl bench-wearables bench-fhir bench-dbt bench-freshness bench-sync clean
+.PHONY: setup setup-airflow services demo test test-faults test-redshift lint redshift-check sof-conformance sof-views bench bench-zero-etl bench-wearables bench-fhir bench-dbt bench-freshness bench-sync bench-sof-staging clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -116,6 +116,10 @@ bench-freshness: setup services
 # At 100k: make bench SCALE=100k (builds the 100k warehouse, then measures the sync on it).
 bench-sync: setup
 	$(BIN)/python -m bench.sync_export --data-dir $${DATA_DIR:-$(P360_DATA_DIR)/bench/work/dbt-n1000}
+
+# HealthLake staging on ViewDefinitions vs the hand-written models it replaced, on a built bench data dir.
+bench-sof-staging: setup
+	$(BIN)/python -m bench.sof_staging --data-dir $${DATA_DIR:-$(P360_DATA_DIR)/bench/work/dbt-n1000}
 
 clean:
 	rm -rf $(VENV) .local target logs
