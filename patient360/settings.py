@@ -91,6 +91,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("P360_CLI", "patient360 beside the DAG's Python", "DAG: the patient360 executable", described=True),
     Variable("P360_DBT", "dbt beside the DAG's Python", "DAG: the dbt executable", described=True),
     Variable("P360_DBT_INVOCATION", "auto", "DAG: dbt invoked as a subprocess or in-process (`auto`)"),
+    Variable("P360_DBT_KEEP_OPEN", "true", "local profile: keep the DuckDB files open after dbt (the DAG's "
+             "in-process dbt sets `false`)"),
     Variable("P360_REDSHIFT_CONN_ID", None, "DAG: Airflow connection for the Redshift profile"),
     Variable("P360_DAG_SCHEDULE", "*/15 * * * *", "DAG: schedule"),
     Variable("P360_DAG_RETRIES", "1", "DAG: task retries"),

@@ -13,7 +13,7 @@
   ``FRONT_DESK_MYSQL_HOST``): on AWS, MSK streaming ingestion and zero-ETL need no task at all.
 * ``dbt source freshness`` fails the run when a source is past its ``error_after`` (warnings only log).
 * The dbt project is rendered by astronomer-cosmos (``DbtTaskGroup``, ``dbt ls`` at parse time) and run by
-  this environment's dbt (ExecutionMode.LOCAL, subprocess).
+  this environment's dbt (ExecutionMode.LOCAL), in the task's own process (dbtRunner) when dbt is importable.
 
 Configuration (environment variables; nothing secret in this file):
   P360_TARGET               local (DuckDB under P360_DATA_DIR, default) | redshift
@@ -90,12 +90,12 @@ def hook_enabled(setting_name: str, value: str, subcommand: str, available: set[
 
 
 def dbt_invocation(target: str) -> InvocationMode:
-    """How cosmos calls dbt. In the worker's process (cosmos' fast default) only for Redshift: dbt-duckdb keeps
-    the DuckDB files open in the process that ran it, which would hold the single-writer lock against the
-    ingestion steps; locally each dbt call is a subprocess that closes its files when it exits."""
+    """How cosmos calls dbt: in the task's process (cosmos' fast default: no interpreter start-up, dbt imported
+    once) when this environment has dbt and no other dbt executable is configured; else a subprocess. In-process
+    on DuckDB, the profile must release the files when dbt is done (``DBT_ENV``)."""
     setting = SETTINGS.dbt_invocation.strip().lower()
     if setting == "auto":
-        in_process = target != "local" and importlib.util.find_spec("dbt") is not None and not SETTINGS.dbt
+        in_process = importlib.util.find_spec("dbt") is not None and not SETTINGS.dbt
         return InvocationMode.DBT_RUNNER if in_process else InvocationMode.SUBPROCESS
     try:
         return InvocationMode(setting)
@@ -152,6 +152,9 @@ DBT = executable(SETTINGS.dbt, "dbt")
 AVAILABLE = cli_subcommands(CLI)
 PROFILE = profile_config(TARGET)
 INVOCATION = dbt_invocation(TARGET)
+# dbt-duckdb keeps its files open after dbt by default: in the task's process that would hold DuckDB's one writer
+# lock against the ingestion steps (profiles/profiles.yml, P360_DBT_KEEP_OPEN).
+DBT_ENV = {"P360_DBT_KEEP_OPEN": "false"} if INVOCATION == InvocationMode.DBT_RUNNER else {}
 
 with DAG(
     dag_id=DAG_ID,
@@ -193,6 +196,7 @@ with DAG(
         profile_config=PROFILE,
         dbt_executable_path=DBT,
         invocation_mode=INVOCATION,
+        env=DBT_ENV,
         install_deps=False,
         trigger_rule="none_failed",
     )
@@ -204,6 +208,7 @@ with DAG(
         profile_config=PROFILE,
         dbt_executable_path=DBT,
         invocation_mode=INVOCATION,
+        env=DBT_ENV,
         install_deps=False,
         select=["source:*"],
         # only tests on sources alone: a test that also reads a model runs in the dbt group, after that model
@@ -212,6 +217,7 @@ with DAG(
 
     transform = DbtTaskGroup(
         group_id="dbt",
+        operator_args={"env": DBT_ENV},
         project_config=ProjectConfig(dbt_project_path=PROJECT_DIR, install_dbt_deps=False),
         profile_config=PROFILE,
         execution_config=ExecutionConfig(

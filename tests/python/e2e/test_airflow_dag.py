@@ -139,6 +139,11 @@ def test_every_model_and_seed_is_a_build_task_with_its_tests(dag: Any) -> None:
         assert task.base_cmd == ["build"], node
         assert task.indirect_selection == "cautious", "a model's task must not run tests that need other models"
     cosmos_tasks = {t for t in dag.task_ids if t.startswith("dbt.")}
+    for task_id in (*cosmos_tasks, "dbt_source_freshness", "dbt_source_tests"):
+        # dbt in the task's process (no interpreter start-up per task), the DuckDB files released when dbt is done
+        task = dag.get_task(task_id)
+        assert str(task.invocation_mode).lower().endswith("dbt_runner"), task_id
+        assert task.env == {"P360_DBT_KEEP_OPEN": "false"}, task_id
     per_node = {build_task(n) for n in models | seed_names()}
     assert per_node <= cosmos_tasks
     # The snapshot (snapshots/) is its own build task, after patient_360 and before what reads it.
