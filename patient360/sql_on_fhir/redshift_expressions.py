@@ -119,6 +119,7 @@ class RsExpressions:
     row_index: str
     in_where: bool = False  # a view-level where: EXISTS over nested data is allowed there
     hops: list[str] | None = None  # a forEach source: arrays crossed on the way, unnested in the FROM
+    in_filter: bool = False  # compiling a where() over nested items: the subquery may use its parent only in FROM
 
     def fail(self, reason: str) -> ViewDefinitionError:
         return self.owner.fail(self.where, reason)
@@ -131,6 +132,7 @@ class RsExpressions:
             return self.literal(node.value)
         if isinstance(node, fp.Constant):
             if node.name == "rowIndex":
+                self.outside_the_filter("%rowIndex")
                 return RsExpr(self.row_index, "integer", primitive=True)
             if node.name not in self.owner.view.constants:
                 raise self.fail(f"undefined constant %{node.name}")
@@ -294,10 +296,18 @@ class RsExpressions:
             return replace(target, sql=f"case when {kept.sql} then {target.sql} end")
         items = self.spread(target) if target.many else target
         assert items.fan is not None
-        test = self.compile(condition, replace(items, fan=None))  # evaluated per item, inside the fan
+        inner = replace(self, in_filter=True)  # evaluated per item, inside the fan's subquery
+        test = inner.compile(condition, replace(items, fan=None))
         if test.fan is not None or test.many:
             test = self.single(test)
         return replace(items, fan=items.fan.keep(f"coalesce({test.sql}, false)"))
+
+    def outside_the_filter(self, what: str) -> None:
+        """A subquery over nested data may name its parent only in its FROM clause
+        (https://docs.aws.amazon.com/redshift/latest/dg/nested-data-restrictions.html)."""
+        if self.in_filter:
+            raise self.fail(f"{what} inside a where() over a nested list: Redshift lets that subquery use the "
+                            "resource only in its FROM; filter with forEach instead")
 
     # --- functions --------------------------------------------------------------------------------
 
@@ -315,6 +325,7 @@ class RsExpressions:
         if name == "ofType":
             return self.of_type(target, args)
         if name == "getResourceKey":
+            self.outside_the_filter("getResourceKey()")
             return self.navigate(self.owner.root, "id")
         if name == "getReferenceKey":
             return self.reference_key(target, args)

@@ -96,3 +96,12 @@ def test_the_readme_worked_example_shows_the_redshift_sql_the_compiler_writes() 
     assert view_json and shown, "README: the worked example's view or Redshift SQL block is gone"
     view = json.loads(view_json.group(1))
     assert shown.group(1) == compile_view(view, "awsdatacatalog.patient360_healthlake_view.patient", dialect="redshift")
+
+
+def test_the_resource_inside_a_filter_over_a_nested_list_is_refused_naming_the_rule() -> None:
+    raw = {"name": "v", "resource": "Patient", "select": [{"column": [
+        ID, {"name": "self_link", "path": "link.where(other.getReferenceKey() = getResourceKey()).exists()",
+             "type": "boolean"}]}]}
+    with pytest.raises(ViewDefinitionError, match="getResourceKey\\(\\) inside a where\\(\\) over a nested list"):
+        compile_view(raw, "awsdatacatalog.hl.patient", dialect="redshift")
+    compile_view(raw, "t", dialect="duckdb", strict=False)  # DuckDB has no such limit
