@@ -31,14 +31,14 @@ class Way:
     reaches: int
 
 
-def members(path: Path, fail: Compiler) -> tuple[str, ...]:
+def members(path: Path, compiler: Compiler) -> tuple[str, ...]:
     names: list[str] = []
     node: fp.Node | None = path.node
     while isinstance(node, fp.Member):
         names.insert(0, node.name)
         node = node.target
     if node is not None or not names:
-        raise fail.fail(path.where, "a repeat path must be a chain of element names (item, answer.item)")
+        raise compiler.fail(path.where, "a repeat path must be a chain of element names (item, answer.item)")
     return tuple(names)
 
 

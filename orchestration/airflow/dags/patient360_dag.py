@@ -89,7 +89,7 @@ def hook_enabled(setting_name: str, value: str, subcommand: str, available: set[
     return setting == "on"
 
 
-def dbt_invocation(target: str) -> InvocationMode:
+def dbt_invocation() -> InvocationMode:
     """How cosmos calls dbt: in the task's process (cosmos' fast default: no interpreter start-up, dbt imported
     once) when this environment has dbt and no other dbt executable is configured; else a subprocess. In-process
     on DuckDB, the profile must release the files when dbt is done (``DBT_ENV``)."""
@@ -151,7 +151,7 @@ CLI = executable(SETTINGS.cli, "patient360")
 DBT = executable(SETTINGS.dbt, "dbt")
 AVAILABLE = cli_subcommands(CLI)
 PROFILE = profile_config(TARGET)
-INVOCATION = dbt_invocation(TARGET)
+INVOCATION = dbt_invocation()
 # dbt-duckdb keeps its files open after dbt by default: in the task's process that would hold DuckDB's one writer
 # lock against the ingestion steps (profiles/profiles.yml, P360_DBT_KEEP_OPEN).
 DBT_ENV = {"P360_DBT_KEEP_OPEN": "false"} if INVOCATION == InvocationMode.DBT_RUNNER else {}
